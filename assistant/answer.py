@@ -1,0 +1,114 @@
+"""Extractive answers: the sentences of the best passages that answer the question, each cited [n]."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import BadRequest
+from .models import Answer, Citation
+from .retrieval import Hit, keyword_terms
+from .text import sentence_spans, stem, word_count, words
+
+ANSWER_PASSAGES = 3
+# A passage is cited at all only if it scores at least this fraction of the threshold for `found`.
+CITE_FRACTION = 0.8
+NOT_COVERED = ("The published reviews in this collection do not appear to cover this question, so there is "
+               "no passage to quote. Please follow your local procedures and talk to your manager or "
+               "safeguarding lead.")
+_PRONOUNS = frozenset("he she they it this that those these him her his hers their them there its".split())
+_CONTINUATIONS = ("what about", "how about", "and ", "what if", "also", "same for", "why ", "who ")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange in a conversation."""
+
+    question: str
+    answer: str = ""
+
+
+def validate_question(question: object, *, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise BadRequest("the question must be text")
+    cleaned = " ".join(question.split())
+    if not cleaned:
+        raise BadRequest("the question is empty; type a question about safeguarding practice")
+    if len(cleaned) > max_chars:
+        raise BadRequest(f"the question is too long ({len(cleaned)} characters); the limit is {max_chars}")
+    return cleaned
+
+
+def contextualise(question: str, history: Sequence[Turn]) -> str:
+    """Fold an elliptical follow-up into the conversation; leave a self-contained question alone."""
+    if not history:
+        return question
+    lowered = question.lower()
+    content = keyword_terms(question)
+    elliptical = (
+        len(content) <= 2
+        or any(word.lower() in _PRONOUNS for word in words(question))
+        or lowered.startswith(_CONTINUATIONS)
+    )
+    if not elliptical:
+        return question
+    previous = history[-1].question
+    return f"{previous} {question}"
+
+
+def citation_for(hit: Hit, n: int) -> Citation:
+    chunk, meta = hit.stored.chunk, hit.stored.meta
+    return Citation(
+        n=n, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, title=meta.title, area=meta.area, year=meta.year,
+        section=chunk.section, page=chunk.page, text=chunk.text, score=round(hit.score, 3),
+        url=f"/documents/{chunk.doc_id}#chunk-{chunk.n}", review_type=meta.review_type,
+    )
+
+
+def best_sentences(query: str, passages: Sequence[str]) -> list[str]:
+    """For each passage, its sentence (trimmed of list markers) that shares the most rare query words."""
+    split = [[_trim(text[s:e]) for s, e in sentence_spans(text)] for text in passages]
+    query_stems = {stem(term) for term in keyword_terms(query)}
+    all_sentences = [sentence for sentences in split for sentence in sentences]
+    document_frequency: dict[str, int] = {}
+    for sentence in all_sentences:
+        for token in {stem(word) for word in words(sentence)}:
+            document_frequency[token] = document_frequency.get(token, 0) + 1
+    total = max(len(all_sentences), 1)
+
+    def score(sentence: str) -> float:
+        stems = {stem(word) for word in words(sentence)}
+        overlap = sum(math.log(1 + total / document_frequency[t]) for t in query_stems & stems)
+        return overlap / (1 + 0.01 * word_count(sentence))
+
+    chosen = []
+    for sentences in split:
+        candidates = [s for s in sentences if word_count(s) >= 4] or sentences
+        chosen.append(max(candidates, key=score) if candidates else "")
+    return chosen
+
+
+def _trim(sentence: str) -> str:
+    return re.sub(r"^(?:[-*•]|\d{1,2}[.)])\s+", "", sentence.strip())
+
+
+def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_score: float) -> Answer:
+    """Quote the best sentence of each of the top passages, or say plainly that nothing fits."""
+    found = bool(hits) and hits[0].score >= min_score
+    shown = searched if searched != question else None
+    if not found:
+        nearest = list(dict.fromkeys(
+            f"{hit.stored.chunk.section or hit.stored.meta.title} ({hit.stored.meta.title})" for hit in hits[:3]
+        ))
+        text = NOT_COVERED
+        if nearest:
+            text += " The nearest material in the reviews is about: " + "; ".join(nearest) + "."
+        return Answer(question=question, found=False, answer=text, citations=[], searched=shown)
+    cited = [hit for hit in hits if hit.score >= min_score * CITE_FRACTION] or list(hits[:1])
+    citations = [citation_for(hit, n) for n, hit in enumerate(cited, start=1)]
+    quoted = [c for c in citations[:ANSWER_PASSAGES] if c.score >= min_score] or citations[:1]
+    sentences = best_sentences(searched, [c.text for c in quoted])
+    parts = [f"{sentence} [{c.n}]" for sentence, c in zip(sentences, quoted, strict=True) if sentence]
+    return Answer(question=question, found=True, answer=" ".join(parts), citations=citations, searched=shown)

@@ -1,0 +1,121 @@
+"""FastAPI app factory: thin JSON routes and HTML pages over the Assistant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .answer import Turn
+from .config import Settings
+from .errors import AssistantError
+from .models import Answer, Citation
+from .service import Assistant
+
+
+class HistoryTurn(BaseModel):
+    question: str = Field(max_length=20_000)
+    answer: str = Field(default="", max_length=100_000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The practitioner's question, in their own words.")
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=50,
+                                       description="Earlier turns of the conversation, oldest first.")
+    filters: dict[str, Any] = Field(default_factory=dict)
+    k: int | None = Field(default=None, description="How many passages to consider, 1-50.")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[Citation]
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    status: int
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def _describe_validation(error: RequestValidationError) -> tuple[int, str]:
+    problems = error.errors()
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return 400, "the request body is not valid JSON"
+    parts = []
+    for problem in problems[:3]:
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+        parts.append(f"{where or 'body'}: {problem.get('msg', 'invalid')}")
+    return 422, "invalid request: " + "; ".join(parts)
+
+
+def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    assistant = assistant or Assistant(settings)
+    app = FastAPI(title="Safeguarding case review assistant", version="0.1.0",
+                  description="Answers from published child safeguarding case reviews, quoted and cited.")
+    app.state.assistant = assistant
+    errors: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+
+    @app.exception_handler(AssistantError)
+    def handle_assistant_error(request: Request, error: AssistantError) -> JSONResponse:
+        return error_response(error.status, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    def handle_validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(*_describe_validation(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    def handle_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = {404: "not found", 405: "method not allowed"}.get(error.status_code, str(error.detail))
+        return error_response(error.status_code, message)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        status = assistant.status()
+        assistant.index()
+        return {"status": "ok", **status}
+
+    @app.post("/api/ask", response_model=Answer, responses=errors)
+    def ask(body: AskRequest) -> Answer:
+        history = [Turn(turn.question, turn.answer) for turn in body.history]
+        return assistant.ask(body.question, history=history, k=body.k)
+
+    @app.get("/api/search", response_model=SearchResponse, responses=errors)
+    def search(q: str = Query(description="What to search for."),
+               k: int = Query(default=10, description="How many passages, 1-50.")) -> SearchResponse:
+        return SearchResponse(query=q, results=assistant.search(q, k=k))
+
+    @app.get("/api/documents")
+    def documents() -> dict[str, Any]:
+        return {"documents": assistant.documents()}
+
+    @app.get("/api/documents/{doc_id}", responses={404: {"model": ErrorResponse}})
+    def document(doc_id: str) -> dict[str, Any]:
+        doc, chunks = assistant.document(doc_id)
+        return {
+            "doc_id": doc.doc_id, "file_name": doc.file_name, **doc.meta.__dict__,
+            "chunks": [{"n": s.chunk.n, "chunk_id": s.chunk.chunk_id, "section": s.chunk.section,
+                        "page": s.chunk.page, "text": s.chunk.text} for s in chunks],
+        }
+
+    return app

@@ -1,0 +1,260 @@
+"""The `assistant` command. Errors are one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .build import BuildReport, scan_corpus, sync_index
+from .config import Settings
+from .errors import AssistantError, BadRequest, NotFound
+from .ingest import SUPPORTED_SUFFIXES, doc_id_for
+from .ingest.metadata import sidecar_path
+from .models import Answer, Citation
+from .service import Assistant
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def location_options(function: F) -> F:
+    """--corpus, --index and --model, each mirroring its ASSISTANT_* environment variable."""
+    function = click.option("--model", help="Embedding model name or folder [ASSISTANT_MODEL].")(function)
+    function = click.option("--index", "index_dir", type=click.Path(path_type=Path),
+                            help="Index folder [ASSISTANT_INDEX_DIR].")(function)
+    function = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path),
+                            help="Folder of review files [ASSISTANT_CORPUS_DIR].")(function)
+    return function
+
+
+def settings_from(**flags: Any) -> Settings:
+    return Settings.from_env(**flags)
+
+
+def terminal_progress(items: Iterable[T], total: int, label: str) -> Iterable[T]:
+    """A progress bar on a terminal; silence in logs and pipes."""
+    if not sys.stderr.isatty() or total <= 1:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc=label, unit="step", leave=False, file=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Ask published child safeguarding case reviews, and get answers quoted and cited."""
+
+
+@cli.group()
+def index() -> None:
+    """Build and maintain the search index."""
+
+
+def _print_report(report: BuildReport, title: str) -> None:
+    for doc_id in report.added:
+        click.echo(f"added     {doc_id}")
+    for doc_id in report.replaced:
+        click.echo(f"replaced  {doc_id}")
+    for doc_id in report.removed:
+        click.echo(f"removed   {doc_id}")
+    for name, reason in report.skipped:
+        click.echo(f"skipped   {name}: {reason}", err=True)
+    click.echo(f"{title}: {report.documents} reviews, {report.chunks} passages in index version {report.version} "
+               f"({report.embedded_chunks} passages embedded, {report.seconds:.1f} s)")
+
+
+def run_build(settings: Settings, assistant: Assistant) -> BuildReport:
+    return sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
+                      reuse_unchanged=False, batch_size=settings.batch_size, keep_versions=settings.keep_versions,
+                      progress=terminal_progress)
+
+
+@index.command("build")
+@location_options
+def index_build(**flags: Any) -> None:
+    """Build the whole index from the corpus folder and publish it atomically."""
+    settings = settings_from(**flags)
+    report = run_build(settings, Assistant(settings))
+    _print_report(report, "Built")
+    if report.documents == 0:
+        raise BadRequest(f"no readable reviews in {settings.corpus_dir}")
+
+
+@index.command("update")
+@location_options
+def index_update(**flags: Any) -> None:
+    """Sync the index with the corpus folder: new, changed and removed files."""
+    settings = settings_from(**flags)
+    assistant = Assistant(settings)
+    report = sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store,
+                        embedder=assistant.embedder, batch_size=settings.batch_size,
+                        keep_versions=settings.keep_versions, progress=terminal_progress)
+    _print_report(report, "Updated" if report.changed else "Already up to date")
+
+
+@index.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@location_options
+def index_add(files: tuple[Path, ...], **flags: Any) -> None:
+    """Copy review files into the corpus and index just them."""
+    settings = settings_from(**flags)
+    corpus = settings.corpus_dir
+    corpus.mkdir(parents=True, exist_ok=True)
+    placed: list[Path] = []
+    for source in files:
+        if not source.is_file():
+            raise BadRequest(f"{source}: no such file")
+        if source.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise BadRequest(f"{source.name}: unsupported file type; use one of "
+                             f"{', '.join(sorted(SUPPORTED_SUFFIXES))}")
+        target = corpus / source.name
+        if source.resolve() != target.resolve():
+            if target.exists():
+                _set_aside(target, corpus)
+            shutil.copy2(source, target)
+            if sidecar_path(source).exists():
+                shutil.copy2(sidecar_path(source), sidecar_path(target))
+        placed.append(target)
+    assistant = Assistant(settings)
+    report = sync_index(files=placed, store=assistant.store, embedder=assistant.embedder, keep_others=True,
+                        batch_size=settings.batch_size, keep_versions=settings.keep_versions,
+                        progress=terminal_progress)
+    _print_report(report, "Added" if report.changed else "Nothing new")
+
+
+@index.command("remove")
+@click.argument("doc_ids", nargs=-1, required=True)
+@location_options
+def index_remove(doc_ids: tuple[str, ...], **flags: Any) -> None:
+    """Take reviews out of the index; their files move to corpus/.removed/."""
+    settings = settings_from(**flags)
+    assistant = Assistant(settings)
+    known = assistant.store.read_manifest().documents
+    unknown = [doc_id for doc_id in doc_ids if doc_id not in known]
+    if unknown:
+        raise NotFound(f"not in the index: {', '.join(unknown)}")
+    for path in scan_corpus(settings.corpus_dir):
+        if doc_id_for(path) in doc_ids:
+            _set_aside(path, settings.corpus_dir)
+    report = sync_index(files=[], store=assistant.store, embedder=assistant.embedder, keep_others=True,
+                        drop=frozenset(doc_ids), keep_versions=settings.keep_versions)
+    _print_report(report, "Removed")
+
+
+def _set_aside(path: Path, corpus: Path) -> None:
+    """Move a file (and its sidecar) to corpus/.removed/, never overwriting what is there."""
+    removed = corpus / ".removed"
+    removed.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for item in (path, sidecar_path(path)):
+        if item.exists():
+            target = removed / item.name
+            if target.exists():
+                target = removed / f"{stamp}-{item.name}"
+            shutil.move(str(item), target)
+
+
+@index.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@location_options
+def index_status(as_json: bool, **flags: Any) -> None:
+    """Show the published index: version, build time, counts, model."""
+    status = Assistant(settings_from(**flags)).status()
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    for key, value in status.items():
+        click.echo(f"{key:>18}: {value}")
+
+
+def _print_citation(citation: Citation) -> None:
+    where = ", ".join(str(part) for part in (citation.area, citation.year) if part)
+    place = " · ".join(part for part in (citation.section, f"p. {citation.page}" if citation.page else None)
+                       if part)
+    click.echo(f"[{citation.n}] {citation.title} ({where}) — {place}  score {citation.score:.2f}")
+    click.echo(f"    {citation.url}")
+    for line in citation.text.splitlines():
+        click.echo(f"    {line}")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("-k", "k", type=int, default=None, help="How many passages to consider (1-50).")
+@location_options
+def ask(question: str, as_json: bool, k: int | None, **flags: Any) -> None:
+    """Answer a question from the reviews, with citations."""
+    answer: Answer = Assistant(settings_from(**flags)).ask(question, k=k)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    if answer.searched:
+        click.echo(f"(searched for: {answer.searched})\n")
+    click.echo(answer.answer + "\n")
+    for citation in answer.citations:
+        _print_citation(citation)
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
+@click.option("-k", "k", type=int, default=None, help="How many passages (1-50).")
+@location_options
+def search_command(query: str, as_json: bool, k: int | None, **flags: Any) -> None:
+    """Find passages on a theme (for trainers): passages only, best first."""
+    citations = Assistant(settings_from(**flags)).search(query, k=k)
+    if as_json:
+        click.echo(json.dumps({"query": query, "results": [c.to_dict() for c in citations]}, indent=2,
+                              ensure_ascii=False))
+        return
+    if not citations:
+        click.echo("No passages found.")
+    for citation in citations:
+        _print_citation(citation)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [ASSISTANT_HOST].")
+@click.option("--port", type=int, default=None, help="Port [ASSISTANT_PORT].")
+@location_options
+def serve(**flags: Any) -> None:
+    """Serve the web chat and the JSON API; builds the index first if there is none."""
+    import uvicorn
+
+    from .api import create_app
+
+    settings = settings_from(**flags)
+    assistant = Assistant(settings)
+    if assistant.store.current_version() is None:
+        click.echo(f"No index yet in {settings.index_dir}; building it from {settings.corpus_dir} ...", err=True)
+        _print_report(run_build(settings, assistant), "Built")
+    assistant.index()  # fail now, with one clear line, if the index cannot be used
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/", err=True)
+    uvicorn.run(create_app(settings, assistant=assistant), host=settings.host, port=settings.port,
+                log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = cli.main(args=argv, prog_name="assistant", standalone_mode=False)
+    except AssistantError as error:
+        click.echo(f"error: {error.message}", err=True)
+        return error.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

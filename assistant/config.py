@@ -1,0 +1,65 @@
+"""Settings: every knob in one place, read from ASSISTANT_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import BadRequest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"ASSISTANT_{name}", default)
+
+
+def _number(name: str, default: float, kind: type) -> Any:
+    raw = _env(name, str(default))
+    try:
+        return kind(raw)
+    except ValueError:
+        raise BadRequest(f"ASSISTANT_{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    model: str = BUNDLED_MODEL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    templates_dir: Path = PROJECT_ROOT / "web" / "templates"
+    static_dir: Path = PROJECT_ROOT / "web" / "static"
+    glossary_path: Path = PROJECT_ROOT / "assistant" / "data" / "glossary.json"
+    max_question_chars: int = 2000
+    default_k: int = 5
+    max_k: int = 50
+    batch_size: int = 32
+    # Minimum cosine similarity of the best passage for an answer to count as found.
+    # Calibrated on benchmarks/questions.json (see benchmarks/quality.py --calibrate).
+    min_score: float = 0.40
+    keep_versions: int = 2
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from the environment; non-None keyword overrides (CLI flags) win."""
+        base = cls()
+        values: dict[str, object] = {
+            "corpus_dir": Path(_env("CORPUS_DIR", str(base.corpus_dir))),
+            "index_dir": Path(_env("INDEX_DIR", str(base.index_dir))),
+            "model": _env("MODEL", base.model),
+            "host": _env("HOST", base.host),
+            "port": _number("PORT", base.port, int),
+            "min_score": _number("MIN_SCORE", base.min_score, float),
+        }
+        names = {f.name for f in fields(cls)}
+        for key, value in overrides.items():
+            if key not in names:
+                raise TypeError(f"unknown setting {key!r}")
+            if value is not None:
+                values[key] = Path(value) if key.endswith("_dir") else value
+        return replace(base, **values)  # type: ignore[arg-type]

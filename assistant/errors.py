@@ -1,0 +1,46 @@
+"""One small error hierarchy: each error carries the HTTP status it maps to."""
+
+
+class AssistantError(Exception):
+    """Base for every error the assistant reports to a person; the message is one clear line."""
+
+    status: int = 400
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AssistantError):
+    status = 400
+    exit_code = 2
+
+
+class NotFound(AssistantError):
+    status = 404
+
+
+class IndexUnavailable(AssistantError):
+    """No published index, or one that cannot be used (other model, corrupt file)."""
+
+    status = 409
+    exit_code = 3
+
+
+class ModelUnavailable(AssistantError):
+    status = 409
+    exit_code = 4
+
+
+class DocumentUnreadable(AssistantError):
+    """A file that cannot be turned into text: reported by name, skipped."""
+
+    status = 422
+
+
+class IndexBusy(AssistantError):
+    """Another writer holds the index lock."""
+
+    status = 409
+    exit_code = 5

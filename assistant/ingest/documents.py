@@ -1,0 +1,41 @@
+"""Load one file from the corpus into a Document: text, pages, metadata, content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from ..models import Document
+from .loaders import EXPECTED_FORMATS, load_file
+from .metadata import merged_metadata, sidecar_path
+
+SUPPORTED_SUFFIXES = frozenset(EXPECTED_FORMATS)
+
+
+def doc_id_for(path: Path) -> str:
+    """A readable, URL-safe id from the file name: `2021 Telford Briefing.pdf` -> `2021-telford-briefing`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+    return slug or "document"
+
+
+def content_hash(path: Path) -> str:
+    """Hash of the file and its sidecar: editing either one makes the document change."""
+    digest = hashlib.sha256(path.read_bytes())
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def load_document(path: Path) -> Document:
+    """Read a review file; raises DocumentUnreadable (with the file name and reason) when it cannot."""
+    loaded = load_file(path)
+    return Document(
+        doc_id=doc_id_for(path),
+        file_name=path.name,
+        meta=merged_metadata(path, loaded.text),
+        text=loaded.text,
+        content_hash=content_hash(path),
+        page_starts=loaded.page_starts,
+    )

@@ -1,0 +1,243 @@
+"""Loaders per format. Each returns markdown-flavoured text and the offset where each page starts.
+
+The format is judged by the file's content, not its name: a `.pdf` that is really something else is
+reported as such. Headings are marked with `## ` and list items with `- ` so that one chunker serves
+every format.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DocumentUnreadable
+
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_RATIO = 200
+
+
+@dataclass
+class LoadedText:
+    text: str
+    page_starts: list[int] = field(default_factory=list)
+
+
+def sniff_format(data: bytes) -> str:
+    """Name the format from the first bytes: pdf, docx, html or text."""
+    head = data[:2048].lstrip()
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return "docx" if b"word/" in data[:65536] or _zip_has_word(data) else "zip"
+    lowered = head[:512].lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<body" in lowered or b"<head" in lowered:
+        return "html"
+    if b"\x00" in data[:8192] or data.startswith((b"MZ", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "binary"
+    return "text"
+
+
+def _zip_has_word(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(name.startswith("word/") for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+EXPECTED_FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}
+
+
+def load_file(path: Path) -> LoadedText:
+    """Load any supported file; raise DocumentUnreadable with the reason when it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentUnreadable(f"{path.name}: cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        raise DocumentUnreadable(f"{path.name}: the file is empty")
+    expected = EXPECTED_FORMATS.get(path.suffix.lower())
+    if expected is None:
+        raise DocumentUnreadable(f"{path.name}: unsupported file type {path.suffix!r}")
+    actual = sniff_format(data)
+    # HTML saved as .txt/.md is read as text; anything else must be what its name says.
+    if actual != expected and not (expected == "text" and actual == "html"):
+        raise DocumentUnreadable(f"{path.name}: named {path.suffix} but the content is {_describe(actual)}")
+    loader = {"pdf": load_pdf, "docx": load_docx, "html": load_html, "text": load_text}[expected]
+    loaded = loader(data, path.name)
+    if len(re.findall(r"[A-Za-z]{2,}", loaded.text)) < 5:
+        raise DocumentUnreadable(f"{path.name}: no readable text found")
+    return loaded
+
+
+def _describe(kind: str) -> str:
+    return {"pdf": "a PDF", "docx": "a Word document", "zip": "a ZIP archive", "html": "HTML",
+            "binary": "binary data, not a document", "text": "plain text"}[kind]
+
+
+def decode_text(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def load_text(data: bytes, name: str) -> LoadedText:
+    return LoadedText(decode_text(data).replace("\r\n", "\n").replace("\r", "\n"))
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+_PAGE_FURNITURE = re.compile(r"^\s*(page\s+)?\d{1,4}(\s+of\s+\d{1,4})?\s*$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
+_BULLET = re.compile(r"^\s*([-•●▪◦*–]|\d{1,2}[.)]|[a-z][.)])\s+")
+
+
+def load_pdf(data: bytes, name: str) -> LoadedText:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise DocumentUnreadable(f"{name}: not a readable PDF ({exc})") from None
+    pages: list[str] = []
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_bounded())
+            textpage.close()
+            page.close()
+    except pdfium.PdfiumError as exc:
+        raise DocumentUnreadable(f"{name}: PDF page could not be read ({exc})") from None
+    finally:
+        pdf.close()
+    if not any(re.search(r"[A-Za-z]{2,}", page) for page in pages):
+        raise DocumentUnreadable(f"{name}: the PDF has no text layer (a scan?); OCR is not supported")
+    text_parts: list[str] = []
+    page_starts: list[int] = []
+    offset = 0
+    for page_text in pages:
+        page_starts.append(offset)
+        body = pdf_page_to_paragraphs(page_text)
+        text_parts.append(body)
+        offset += len(body) + 2
+    return LoadedText("\n\n".join(text_parts), page_starts)
+
+
+def pdf_page_to_paragraphs(page_text: str) -> str:
+    """Rebuild paragraphs from a PDF page's layout lines: pdfium gives one line per printed line."""
+    lines = [line.rstrip() for line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in lines if line.strip() and not _PAGE_FURNITURE.match(line)]
+    if not lines:
+        return ""
+    width = sorted(len(line) for line in lines)[int(len(lines) * 0.8)]
+    out: list[str] = []
+    current = ""
+    for line in lines:
+        stripped = line.strip()
+        starts_new = not current or _BULLET.match(stripped) is not None
+        if starts_new:
+            if current:
+                out.append(current)
+            current = stripped
+        elif current.endswith("-") and stripped[:1].islower():
+            current = current[:-1] + stripped
+        else:
+            current = f"{current} {stripped}"
+        short = len(stripped) < 0.75 * width
+        if short and (_SENTENCE_END.search(stripped) or not stripped[-1:].isalnum() or len(stripped) < 60):
+            # A short line closes its paragraph (or is a heading on its own line).
+            if not (stripped[-1:] in ",-" or stripped.split()[-1].lower() in {"and", "or", "the", "of", "to"}):
+                out.append(current)
+                current = ""
+    if current:
+        out.append(current)
+    return "\n\n".join(out)
+
+
+# --- DOCX ------------------------------------------------------------------------------------
+
+def check_zip_bomb(data: bytes, name: str) -> None:
+    """Refuse archives that would expand to something huge."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise DocumentUnreadable(f"{name}: not a readable Word document (damaged ZIP)") from None
+    if total > MAX_UNZIPPED_BYTES or total > MAX_ZIP_RATIO * max(len(data), 1):
+        raise DocumentUnreadable(f"{name}: refused, the document expands to {total // 1_000_000} MB")
+
+
+def load_docx(data: bytes, name: str) -> LoadedText:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    check_zip_bomb(data, name)
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DocumentUnreadable(f"{name}: not a readable Word document ({exc})") from None
+    blocks: list[str] = []
+    body = document.element.body
+    for element in body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = Paragraph(element, document)
+            text = paragraph.text.strip()
+            if not text:
+                continue
+            style = (paragraph.style.name if paragraph.style is not None else "") or ""
+            if style.startswith(("Heading", "Title")):
+                blocks.append(f"## {text}")
+            elif style.startswith("List") or _is_numbered(paragraph):
+                blocks.append(f"- {text}")
+            else:
+                blocks.append(text)
+        elif tag == "tbl":
+            table = Table(element, document)
+            for row in table.rows:
+                cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
+                if cells:
+                    blocks.append(" | ".join(dict.fromkeys(cells)))
+    return LoadedText("\n\n".join(blocks))
+
+
+def _is_numbered(paragraph: object) -> bool:
+    properties = getattr(getattr(paragraph, "_p", None), "pPr", None)
+    return properties is not None and properties.numPr is not None
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_BLOCK_TAGS = ["p", "div", "section", "article", "main", "br", "tr", "table", "ul", "ol", "blockquote", "dd", "dt"]
+
+
+def load_html(data: bytes, name: str) -> LoadedText:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "svg", "form"]):
+        tag.decompose()
+    for level in range(1, 7):
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n\n## {' '.join(heading.get_text(' ').split())}\n\n")
+    for item in soup.find_all("li"):
+        item.insert_before("\n\n- ")
+        item.insert_after("\n\n")
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    root = soup.body or soup
+    lines = [" ".join(line.split()) for line in root.get_text().split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = re.sub(r"^- *\n+", "- ", text, flags=re.MULTILINE)
+    return LoadedText(text)

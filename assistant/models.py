@@ -1,0 +1,95 @@
+"""The vocabulary every layer shares: Document, Chunk, Citation, Answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DocumentMeta:
+    """What a person would put on a reference: editable in the sidecar file."""
+
+    title: str
+    area: str | None = None
+    partnership: str | None = None
+    year: int | None = None
+    published: str | None = None
+    review_type: str | None = None
+
+
+@dataclass
+class Document:
+    """One review as loaded: its text (markdown-flavoured) and where each page starts in it."""
+
+    doc_id: str
+    file_name: str
+    meta: DocumentMeta
+    text: str
+    content_hash: str
+    page_starts: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset`, or None for formats without pages."""
+        if not self.page_starts:
+            return None
+        page = 0
+        for number, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = number
+            else:
+                break
+        return page + 1
+
+
+@dataclass
+class Chunk:
+    """A quotable passage: the unit that is indexed, retrieved and cited."""
+
+    doc_id: str
+    n: int
+    section: str | None
+    page: int | None
+    start: int
+    end: int
+    text: str
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}#{self.n}"
+
+    def indexed_text(self, title: str | None = None) -> str:
+        """The text embedded and keyword-indexed: the section title travels with the passage."""
+        head = " — ".join(part for part in (title, self.section) if part)
+        return f"{head}\n{self.text}" if head else self.text
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    area: str | None
+    year: int | None
+    section: str | None
+    page: int | None
+    text: str
+    score: float
+    url: str
+    review_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    found: bool
+    answer: str
+    citations: list[Citation]
+    searched: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,424 @@
+"""The on-disk index: SQLite (documents, chunks, FTS5) + FAISS (vectors, ids = chunk ids) + manifest.
+
+Layout under the index folder:
+    CURRENT                the name of the published version (replaced atomically)
+    versions/<version>/    manifest.json, index.sqlite, vectors.faiss (never changed once published)
+    versions/.staging-*    a build in progress; removed by the next writer if its builder died
+    .lock                  held (flock) by the one writer at a time; released by the OS if it dies
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from .errors import IndexBusy, IndexUnavailable
+from .ingest import CHUNKING_VERSION
+from .models import Chunk, Document, DocumentMeta
+
+MANIFEST = "manifest.json"
+SQLITE = "index.sqlite"
+VECTORS = "vectors.faiss"
+FORMAT_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, file_name TEXT NOT NULL, title TEXT NOT NULL, area TEXT, partnership TEXT,
+    year INTEGER, published TEXT, review_type TEXT, content_hash TEXT NOT NULL, text TEXT NOT NULL,
+    page_starts TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id), n INTEGER NOT NULL,
+    section TEXT, page INTEGER, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    UNIQUE (doc_id, n)
+);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, body, tokenize = 'porter unicode61');
+"""
+
+
+@dataclass
+class DocumentEntry:
+    file_name: str
+    content_hash: str
+    chunks: int
+
+
+@dataclass
+class Manifest:
+    version: str
+    model: str
+    dimension: int
+    chunking_version: str
+    built_at: str
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    format: int = FORMAT_VERSION
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(entry.chunks for entry in self.documents.values())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Manifest:
+        data = json.loads(raw)
+        data["documents"] = {key: DocumentEntry(**value) for key, value in data["documents"].items()}
+        return cls(**data)
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as read back from the index, with the metadata of its review."""
+
+    id: int
+    chunk: Chunk
+    meta: DocumentMeta
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class IndexStore:
+    """The index folder: finds, opens and publishes versions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.versions_dir = self.root / "versions"
+        self.pointer = self.root / "CURRENT"
+
+    def current_version(self) -> str | None:
+        try:
+            name = self.pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def read_manifest(self, version: str | None = None) -> Manifest:
+        version = version or self.current_version()
+        if version is None:
+            raise IndexUnavailable(f"no index has been built in {self.root}; run `assistant index build`")
+        path = self.versions_dir / version / MANIFEST
+        try:
+            return Manifest.from_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexUnavailable(f"index version {version} is missing its manifest; rebuild the index") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise IndexUnavailable(f"index manifest {path} is damaged ({exc}); rebuild the index") from None
+
+    def open(self, *, model: str, verify: bool = True) -> OpenIndex:
+        """Open the published index for reading; refuse one built with another model or chunking."""
+        manifest = self.read_manifest()
+        check_compatible(manifest, model)
+        return OpenIndex(self.versions_dir / manifest.version, manifest, verify=verify)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the single-writer lock; a second writer is refused, a dead writer's lock just vanishes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusy(f"another build or update is already running on {self.root}; try again "
+                                "when it has finished") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def writer_busy(self) -> bool:
+        """Whether some process holds the writer lock right now (for status and health)."""
+        path = self.root / ".lock"
+        if not path.exists():
+            return False
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def new_staging(self) -> Path:
+        """A fresh folder to build into; call under the writer lock. Clears staging left by a dead build."""
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.versions_dir.glob(".staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        path = self.versions_dir / f".staging-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        return path
+
+    def publish(self, staging: Path, manifest: Manifest) -> None:
+        """Move a finished build into place and switch CURRENT to it in one atomic rename."""
+        final = self.versions_dir / manifest.version
+        os.replace(staging, final)
+        _fsync_dir(self.versions_dir)
+        temporary = self.root / f".CURRENT.{os.getpid()}.tmp"
+        temporary.write_text(manifest.version + "\n", encoding="utf-8")
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.pointer)
+        _fsync_dir(self.root)
+
+    def prune(self, *, keep: int, grace_seconds: float = 60.0) -> list[str]:
+        """Delete old versions, keeping the newest `keep` and any superseded less than `grace_seconds` ago."""
+        current = self.current_version()
+        versions = sorted((p for p in self.versions_dir.glob("v-*") if p.is_dir()), key=lambda p: p.name)
+        removable = [p for p in versions if p.name != current][: max(0, len(versions) - keep)]
+        removed = []
+        now = time.time()
+        for path in removable:
+            if now - path.stat().st_mtime < grace_seconds:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def check_compatible(manifest: Manifest, model: str) -> None:
+    if manifest.format != FORMAT_VERSION:
+        raise IndexUnavailable(f"the index was written in format {manifest.format}, this version reads "
+                               f"{FORMAT_VERSION}; rebuild it with `assistant index build`")
+    if manifest.model != model:
+        raise IndexUnavailable(f"the index was built with model {manifest.model!r} but {model!r} is "
+                               "configured; rebuild it with `assistant index build`")
+    if manifest.chunking_version != CHUNKING_VERSION:
+        raise IndexUnavailable(f"the index was built with chunking version {manifest.chunking_version}, "
+                               f"this version uses {CHUNKING_VERSION}; rebuild it with `assistant index build`")
+
+
+def new_version_name() -> str:
+    return f"v-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
+
+
+class OpenIndex:
+    """A published version opened for reading: thread-safe, never changes under its readers."""
+
+    def __init__(self, directory: Path, manifest: Manifest, *, verify: bool = True) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        for name in (SQLITE, VECTORS):
+            path = directory / name
+            if not path.exists():
+                raise IndexUnavailable(f"index file {name} is missing from {directory}; rebuild the index")
+            if verify and manifest.checksums.get(name) != file_sha256(path):
+                raise IndexUnavailable(f"index file {path} is corrupt (checksum mismatch); rebuild the index")
+        try:
+            self.vectors = faiss.read_index(str(directory / VECTORS))
+        except RuntimeError:
+            raise IndexUnavailable(f"index file {directory / VECTORS} cannot be read; rebuild the index") from None
+        if self.vectors.d != manifest.dimension:
+            raise IndexUnavailable("the vector file does not match the manifest's dimension; rebuild the index")
+        self._local = threading.local()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "db", None)
+        if connection is None:
+            uri = f"file:{self.directory / SQLITE}?mode=ro&immutable=1"
+            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            self._local.db = connection
+        return connection
+
+    # --- search primitives --------------------------------------------------------------------
+
+    def dense(self, query_vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
+        if self.vectors.ntotal == 0:
+            return []
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def similarities(self, query_vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of the query to particular chunks."""
+        if not ids:
+            return {}
+        stored = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return {i: float(s) for i, s in zip(ids, stored @ query_vector.reshape(-1), strict=True)}
+
+    def keyword(self, match_expression: str, limit: int) -> list[tuple[int, float]]:
+        """Chunk ids by BM25 for an FTS5 MATCH expression (best first; score: higher is better)."""
+        if not match_expression:
+            return []
+        rows = self.db.execute(
+            "SELECT rowid, bm25(chunks_fts, 0.5, 2.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY rank LIMIT ?",
+            (match_expression, limit),
+        ).fetchall()
+        return [(int(row["rowid"]), -float(row["rank"])) for row in rows]
+
+    # --- reading chunks and documents -----------------------------------------------------------
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        if not ids:
+            return {}
+        placeholders = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
+            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({placeholders})",
+            list(ids),
+        ).fetchall()
+        return {row["id"]: _stored_chunk(row) for row in rows}
+
+    def chunk_by_key(self, doc_id: str, n: int) -> StoredChunk | None:
+        row = self.db.execute(
+            "SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
+            "FROM chunks c JOIN documents d USING (doc_id) WHERE c.doc_id = ? AND c.n = ?",
+            (doc_id, n),
+        ).fetchone()
+        return _stored_chunk(row) if row else None
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        rows = self.db.execute(
+            "SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
+            "FROM chunks c JOIN documents d USING (doc_id) WHERE c.doc_id = ? ORDER BY c.n",
+            (doc_id,),
+        ).fetchall()
+        return [_stored_chunk(row) for row in rows]
+
+    def documents(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT d.doc_id, d.file_name, d.title, d.area, d.partnership, d.year, d.published, d.review_type, "
+            "d.content_hash, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
+            "GROUP BY d.doc_id ORDER BY d.year DESC, d.title"
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        return Document(
+            doc_id=row["doc_id"], file_name=row["file_name"], meta=_meta(row), text=row["text"],
+            content_hash=row["content_hash"], page_starts=json.loads(row["page_starts"]),
+        )
+
+    def vectors_for(self, doc_id: str) -> tuple[list[sqlite3.Row], np.ndarray]:
+        """A document's chunk rows and their stored vectors, to carry into a new version unchanged."""
+        rows = self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY n", (doc_id,)).fetchall()
+        ids = np.asarray([row["id"] for row in rows], dtype=np.int64)
+        vectors = self.vectors.reconstruct_batch(ids) if len(ids) else np.zeros((0, self.vectors.d), "float32")
+        return rows, vectors
+
+    def close(self) -> None:
+        connection = getattr(self._local, "db", None)
+        if connection is not None:
+            connection.close()
+
+
+def _meta(row: sqlite3.Row) -> DocumentMeta:
+    return DocumentMeta(title=row["title"], area=row["area"], partnership=row["partnership"], year=row["year"],
+                        published=row["published"], review_type=row["review_type"])
+
+
+def _stored_chunk(row: sqlite3.Row) -> StoredChunk:
+    chunk = Chunk(doc_id=row["doc_id"], n=row["n"], section=row["section"], page=row["page"],
+                  start=row["start"], end=row["end"], text=row["text"])
+    return StoredChunk(id=row["id"], chunk=chunk, meta=_meta(row))
+
+
+class IndexWriter:
+    """Writes one new version into a staging folder: documents, chunks, FTS rows and vectors."""
+
+    def __init__(self, staging: Path, *, model: str, dimension: int) -> None:
+        self.staging = staging
+        self.manifest = Manifest(version=new_version_name(), model=model, dimension=dimension,
+                                 chunking_version=CHUNKING_VERSION, built_at="")
+        self.db = sqlite3.connect(staging / SQLITE)
+        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
+        self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.next_id = 1
+
+    def add(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        meta = document.meta
+        self.db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (document.doc_id, document.file_name, meta.title, meta.area, meta.partnership, meta.year,
+             meta.published, meta.review_type, document.content_hash, document.text,
+             json.dumps(document.page_starts)),
+        )
+        ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
+        self.next_id += len(chunks)
+        self.db.executemany(
+            'INSERT INTO chunks (id, doc_id, n, section, page, start, "end", text) VALUES (?,?,?,?,?,?,?,?)',
+            [(int(i), c.doc_id, c.n, c.section, c.page, c.start, c.end, c.text) for i, c in zip(ids, chunks,
+                                                                                              strict=True)],
+        )
+        self.db.executemany(
+            "INSERT INTO chunks_fts (rowid, title, section, body) VALUES (?,?,?,?)",
+            [(int(i), meta.title, c.section or "", c.text) for i, c in zip(ids, chunks, strict=True)],
+        )
+        if len(chunks):
+            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self.manifest.documents[document.doc_id] = DocumentEntry(document.file_name, document.content_hash,
+                                                                 len(chunks))
+
+    def carry_over(self, source: OpenIndex, doc_id: str) -> None:
+        """Copy an unchanged document, its chunks and its vectors from the previous version."""
+        document = source.document(doc_id)
+        if document is None:
+            raise IndexUnavailable(f"document {doc_id} vanished from the previous index version")
+        rows, vectors = source.vectors_for(doc_id)
+        chunks = [Chunk(doc_id=row["doc_id"], n=row["n"], section=row["section"], page=row["page"],
+                        start=row["start"], end=row["end"], text=row["text"]) for row in rows]
+        self.add(document, chunks, vectors)
+
+    def finish(self) -> Manifest:
+        """Flush everything to disk and write the manifest with checksums; returns it."""
+        self.db.commit()
+        self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+        self.db.commit()
+        self.db.close()
+        faiss.write_index(self.vectors, str(self.staging / VECTORS))
+        self.manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.manifest.checksums = {name: file_sha256(self.staging / name) for name in (SQLITE, VECTORS)}
+        (self.staging / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
+        for name in (SQLITE, VECTORS, MANIFEST):
+            with (self.staging / name).open("rb") as handle:
+                os.fsync(handle.fileno())
+        return self.manifest
+
+    def abort(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        shutil.rmtree(self.staging, ignore_errors=True)

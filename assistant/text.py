@@ -1,0 +1,61 @@
+"""Small text helpers shared by chunking, retrieval and answers."""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "no", "pp", "vs", "cf", "st", "approx", "para"}
+_SENTENCE_BREAK = re.compile(r"([.!?][\"”’)]?)\s+(?=[\"“‘(]?[A-Z0-9])")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&/-]*")
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in `text`; list lines and line breaks also end a sentence."""
+    spans: list[tuple[int, int]] = []
+    for line_match in re.finditer(r"[^\n]+", text):
+        line, base = line_match.group(0), line_match.start()
+        start = 0
+        for match in _SENTENCE_BREAK.finditer(line):
+            end = match.end(1)
+            before = line[start:match.start(1)].rsplit(None, 1)
+            last_word = before[-1].lower().rstrip(".") if before else ""
+            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                continue
+            _add_span(spans, line, base, start, end)
+            start = match.end()
+        _add_span(spans, line, base, start, len(line))
+    return spans
+
+
+def _add_span(spans: list[tuple[int, int]], line: str, base: int, start: int, end: int) -> None:
+    piece = line[start:end]
+    stripped_left = len(piece) - len(piece.lstrip())
+    stripped_right = len(piece.rstrip())
+    if piece.strip():
+        spans.append((base + start + stripped_left, base + start + stripped_right))
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+_SUFFIXES = ("ational", "ations", "ation", "ments", "ment", "ness", "ings", "ing", "ies", "ied", "ers", "ed",
+             "es", "er", "ly", "s")
+
+
+def stem(word: str) -> str:
+    """A crude suffix-stripping stem, enough to match 'engage', 'engaging' and 'engagement'."""
+    word = word.lower().strip("'’")
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    return word.rstrip("e") if len(word) > 4 else word

@@ -182,7 +182,7 @@ def embed_chunks(
     progress: Progress = no_progress,
 ) -> list[np.ndarray]:
     """Embed every chunk's indexed text in large groups; returns one array per document."""
-    texts = [chunk.indexed_text(document.meta.title) for document, chunks in loaded for chunk in chunks]
+    texts = [chunk.indexed_text() for document, chunks in loaded for chunk in chunks]
     group = batch_size * 32
     parts: list[np.ndarray] = []
     for start in progress(range(0, len(texts), group), _ceil_div(len(texts), group), "Embedding"):

@@ -41,7 +41,7 @@ class Settings:
     batch_size: int = 32
     # Minimum cosine similarity of the best passage for an answer to count as found.
     # Calibrated on benchmarks/questions.json (see benchmarks/quality.py --calibrate).
-    min_score: float = 0.40
+    min_score: float = 0.31
     keep_versions: int = 2
 
     @classmethod

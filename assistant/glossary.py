@@ -14,12 +14,26 @@ class Expansion:
     """A question and the words the glossary added to it."""
 
     question: str
-    added: tuple[str, ...]
+    meanings: tuple[str, ...] = ()  # what the abbreviations in the question stand for
+    related: tuple[str, ...] = ()  # near-synonyms of phrases in the question
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.meanings + self.related))
 
     @property
     def text(self) -> str:
-        """What is actually searched: the question followed by the added terms."""
-        return f"{self.question} ({'; '.join(self.added)})" if self.added else self.question
+        """Everything searched by keyword: the question followed by all the added terms."""
+        return _with(self.question, self.added)
+
+    @property
+    def dense_text(self) -> str:
+        """What is embedded: the question with its abbreviations spelled out (synonyms blur the meaning)."""
+        return _with(self.question, self.meanings)
+
+
+def _with(question: str, terms: tuple[str, ...]) -> str:
+    return f"{question} ({'; '.join(terms)})" if terms else question
 
 
 @dataclass(frozen=True)
@@ -29,20 +43,33 @@ class Glossary:
     synonyms: tuple[tuple[str, ...], ...]
 
     def expand(self, question: str) -> Expansion:
-        added: list[str] = []
-        lowered = question.lower()
-        for abbreviation, meanings in self.abbreviations.items():
+        meanings: list[str] = []
+        related: list[str] = []
+        lowered = expand_contractions(question.lower())
+        for abbreviation, spelled_out in self.abbreviations.items():
             flags = 0 if abbreviation in self.case_sensitive else re.IGNORECASE
             if re.search(rf"(?<![\w&]){re.escape(abbreviation)}(?![\w&])", question, flags):
-                added += [m for m in meanings if m.lower() not in lowered]
+                meanings += [m for m in spelled_out if m.lower() not in lowered]
         for group in self.synonyms:
             if any(_contains_phrase(lowered, phrase) for phrase in group):
-                added += [phrase for phrase in group if not _contains_phrase(lowered, phrase)]
-        return Expansion(question, tuple(dict.fromkeys(added)))
+                related += [phrase for phrase in group if not _contains_phrase(lowered, phrase)]
+        return Expansion(question, tuple(dict.fromkeys(meanings)), tuple(dict.fromkeys(related)))
+
+
+_CONTRACTIONS = {"won't": "will not", "can't": "cannot", "n't": " not", "'re": " are", "'ve": " have",
+                 "'ll": " will", "'m": " am"}
+
+
+def expand_contractions(text: str) -> str:
+    """'isn't' -> 'is not', "won't" -> 'will not': so glossary phrases match however they are typed."""
+    text = text.replace("’", "'")
+    for short, full in _CONTRACTIONS.items():
+        text = text.replace(short, full)
+    return text
 
 
 def _contains_phrase(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(phrase.lower())}(?!\w)", text) is not None
+    return re.search(rf"(?<!\w){re.escape(expand_contractions(phrase.lower()))}(?!\w)", text) is not None
 
 
 @functools.lru_cache(maxsize=4)

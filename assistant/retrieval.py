@@ -11,9 +11,9 @@ from .embedding import Embedder
 from .errors import BadRequest
 from .store import OpenIndex, StoredChunk
 
-RRF_K = 60
+RRF_K = 5
 CANDIDATES = 50
-SAME_DOCUMENT_DECAY = 0.6
+SAME_DOCUMENT_DECAY = 0.85
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -58,14 +58,17 @@ def search(
     index: OpenIndex,
     embedder: Embedder,
     query: str,
+    keyword_query: str | None = None,
     k: int = 5,
-    query_vector: np.ndarray | None = None,
 ) -> list[Hit]:
-    """The k best passages for `query`, best first, spread across reviews where several answer."""
-    vector = query_vector if query_vector is not None else embedder.encode([query])[0]
+    """The k best passages, best first, spread across reviews where several answer.
+
+    `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25.
+    """
+    vector = embedder.encode([query])[0]
     limit = max(CANDIDATES, k * 4)
     dense = index.dense(vector, limit)
-    keyword = index.keyword(fts_expression(query), limit)
+    keyword = index.keyword(fts_expression(keyword_query or query), limit)
     fused: dict[int, float] = {}
     for ranking in (dense, keyword):
         for rank, (chunk_id, _) in enumerate(ranking):
@@ -76,10 +79,10 @@ def search(
     ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: limit]
     stored = index.chunks(ordered)
     hits = [Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored]
-    return diversify(hits, k)
+    return diversify(hits, k, SAME_DOCUMENT_DECAY)
 
 
-def diversify(hits: list[Hit], k: int, decay: float = SAME_DOCUMENT_DECAY) -> list[Hit]:
+def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:
     """Pick k greedily, discounting each further passage from a review already picked."""
     remaining = list(hits)
     picked: list[Hit] = []

@@ -10,9 +10,9 @@ from .answer import Turn, citation_for, compose_answer, contextualise, validate_
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .errors import BadRequest, NotFound
-from .glossary import load_glossary
+from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
-from .retrieval import check_k, search
+from .retrieval import Hit, check_k, search
 from .store import IndexStore, OpenIndex, StoredChunk
 
 
@@ -41,24 +41,24 @@ class Assistant:
                 self._index = self.store.open(model=self.embedder.name)
             return self._index
 
-    def _searched(self, question: str, history: Sequence[Turn]) -> tuple[str, str]:
-        """(what the person's question means in context, the glossary-expanded text that is searched)."""
-        in_context = contextualise(question, history)
-        expansion = load_glossary(self.settings.glossary_path).expand(in_context)
-        return in_context, expansion.text
+    def _hits(self, question: str, history: Sequence[Turn], k: int) -> tuple[Expansion, list[Hit]]:
+        """Read the question in the light of the conversation, expand it with the glossary, search."""
+        expansion = load_glossary(self.settings.glossary_path).expand(contextualise(question, history))
+        hits = search(index=self.index(), embedder=self.embedder, query=expansion.dense_text,
+                      keyword_query=expansion.text, k=k)
+        return expansion, hits
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        _, searched = self._searched(question, history)
-        hits = search(index=self.index(), embedder=self.embedder, query=searched, k=k)
-        return compose_answer(question=question, searched=searched, hits=hits, min_score=self.settings.min_score)
+        expansion, hits = self._hits(question, history, k)
+        return compose_answer(question=question, searched=expansion.text, hits=hits,
+                              min_score=self.settings.min_score)
 
     def search(self, query: object, *, k: int | None = None) -> list[Citation]:
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        _, searched = self._searched(query, ())
-        hits = search(index=self.index(), embedder=self.embedder, query=searched, k=k)
+        _, hits = self._hits(query, (), k)
         return [citation_for(hit, n) for n, hit in enumerate(hits, start=1)]
 
     def documents(self) -> list[dict[str, Any]]:

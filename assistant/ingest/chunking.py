@@ -15,7 +15,7 @@ from ..models import Chunk, Document
 from ..text import sentence_spans, word_count
 
 CHUNKING_VERSION = "1"
-TARGET_WORDS = 120
+TARGET_WORDS = 100
 MAX_WORDS = 170
 MIN_WORDS = 25
 

@@ -1,0 +1,36 @@
+"""Helpers shared by the benchmark scripts: a fresh index of a corpus in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.build import scan_corpus, sync_index  # noqa: E402
+from assistant.config import Settings  # noqa: E402
+from assistant.service import Assistant  # noqa: E402
+
+QUESTIONS = Path(__file__).resolve().parent / "questions.json"
+
+
+def load_questions() -> dict[str, Any]:
+    return json.loads(QUESTIONS.read_text(encoding="utf-8"))
+
+
+def normalise(text: str) -> str:
+    """Lower case, straight quotes, single spaces: how expected phrases are matched."""
+    for curly, straight in (("“", '"'), ("”", '"'), ("‘", "'"), ("’", "'")):
+        text = text.replace(curly, straight)
+    return " ".join(text.lower().split())
+
+
+def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overrides: Any) -> Assistant:
+    settings = Settings.from_env(index_dir=index_dir, corpus_dir=corpus_dir, **overrides)
+    assistant = Assistant(settings)
+    sync_index(files=scan_corpus(corpus_dir), store=assistant.store, embedder=assistant.embedder,
+               reuse_unchanged=False)
+    return assistant

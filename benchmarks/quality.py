@@ -1,0 +1,92 @@
+"""Quality on benchmarks/questions.json: Recall@1, Recall@3, MRR, abstention, words per cited passage.
+
+    python benchmarks/quality.py              # figures
+    python benchmarks/quality.py --calibrate  # also the score distribution behind the `found` threshold
+    python benchmarks/quality.py --misses     # also list each question not answered in first place
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from common import fresh_assistant, load_questions, normalise
+
+from assistant.answer import Turn
+from assistant.models import Answer
+
+
+def rank_of(expect: str, answer: Answer) -> int | None:
+    phrase = normalise(expect)
+    for citation in answer.citations:
+        if phrase in normalise(citation.text):
+            return citation.n
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--misses", action="store_true")
+    parser.add_argument("-k", type=int, default=10)
+    options = parser.parse_args()
+    data = load_questions()
+    with tempfile.TemporaryDirectory() as folder:
+        assistant = fresh_assistant(Path(folder) / "index", min_score=0.0 if options.calibrate else None)
+        answerable = [(q["question"], q["expect"], []) for q in data["questions"]]
+        answerable += [(q["question"], q["expect"], q["history"]) for q in data["followups"]]
+        ranks: list[int | None] = []
+        top_scores: list[float] = []
+        passage_words: list[int] = []
+        refused = 0
+        misses = []
+        for question, expect, history in answerable:
+            answer = assistant.ask(question, history=[Turn(h) for h in history], k=options.k)
+            rank = rank_of(expect, answer)
+            ranks.append(rank)
+            refused += not answer.found
+            if answer.citations:
+                top_scores.append(answer.citations[0].score)
+            passage_words += [len(c.text.split()) for c in answer.citations[:3]]
+            if rank != 1:
+                misses.append((question, expect, rank, answer))
+        unanswerable_scores = []
+        wrongly_found = []
+        for item in data["unanswerable"]:
+            answer = assistant.ask(item["question"], k=options.k)
+            hits = assistant.search(item["question"], k=1)
+            unanswerable_scores.append(hits[0].score if hits else 0.0)
+            if answer.found:
+                wrongly_found.append(item["question"])
+        n = len(ranks)
+        followup_ranks = ranks[len(data["questions"]):]
+        print(f"answerable questions: {n} ({len(data['followups'])} follow-ups); "
+              f"unanswerable: {len(data['unanswerable'])}")
+        print(f"Recall@1   {sum(r == 1 for r in ranks) / n:.3f}")
+        print(f"Recall@3   {sum(r is not None and r <= 3 for r in ranks) / n:.3f}")
+        print(f"MRR        {sum(1 / r for r in ranks if r) / n:.3f}")
+        print(f"follow-ups Recall@3 {sum(r is not None and r <= 3 for r in followup_ranks) / len(followup_ranks):.3f}")
+        print(f"abstention: {len(data['unanswerable']) - len(wrongly_found)}/{len(data['unanswerable'])} "
+              f"unanswerable refused; {refused}/{n} answerable refused")
+        print(f"median words per cited passage (top 3): {statistics.median(passage_words):.0f}")
+        for question in wrongly_found:
+            print(f"  answered but should not be: {question}")
+        if options.calibrate:
+            print("\ntop cosine, answerable:   min {:.3f}  p5 {:.3f}  median {:.3f}".format(
+                min(top_scores), sorted(top_scores)[len(top_scores) // 20], statistics.median(top_scores)))
+            print("top cosine, unanswerable: max {:.3f}  median {:.3f}".format(
+                max(unanswerable_scores), statistics.median(unanswerable_scores)))
+            print("lowest answerable:", sorted(top_scores)[:5])
+            print("highest unanswerable:", sorted(unanswerable_scores)[-5:])
+        if options.misses:
+            print("\nnot first:")
+            for question, expect, rank, answer in misses:
+                top = answer.citations[0] if answer.citations else None
+                print(f"- [{rank}] {question!r} wants {expect!r}\n    searched: {answer.searched}\n"
+                      f"    got: {top.chunk_id if top else None} {top.text[:100] if top else ''!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -50,9 +50,11 @@ class Glossary:
             flags = 0 if abbreviation in self.case_sensitive else re.IGNORECASE
             if re.search(rf"(?<![\w&]){re.escape(abbreviation)}(?![\w&])", question, flags):
                 meanings += [m for m in spelled_out if m.lower() not in lowered]
+        # synonyms of what the abbreviations stand for count too: WNB -> was not brought -> did not attend
+        spelled = " | ".join([lowered, *meanings]).lower()
         for group in self.synonyms:
-            if any(_contains_phrase(lowered, phrase) for phrase in group):
-                related += [phrase for phrase in group if not _contains_phrase(lowered, phrase)]
+            if any(_contains_phrase(spelled, phrase) for phrase in group):
+                related += [phrase for phrase in group if not _contains_phrase(spelled, phrase)]
         return Expansion(question, tuple(dict.fromkeys(meanings)), tuple(dict.fromkeys(related)))
 
 

@@ -30,6 +30,11 @@ class Assistant:
             self._embedder = load_embedder(self.settings.model)
         return self._embedder
 
+    @property
+    def model_name(self) -> str:
+        """The model the index must have been built with (known without loading the model)."""
+        return self._embedder.name if self._embedder is not None else self.settings.model
+
     def index(self) -> OpenIndex:
         """The published index, reopened whenever a newer version has been published."""
         current = self.store.current_version()
@@ -38,7 +43,7 @@ class Assistant:
             return cached
         with self._lock:
             if self._index is None or self._index.manifest.version != self.store.current_version():
-                self._index = self.store.open(model=self.embedder.name)
+                self._index = self.store.open(model=self.model_name)
             return self._index
 
     def _hits(self, question: str, history: Sequence[Turn], k: int) -> tuple[Expansion, list[Hit]]:

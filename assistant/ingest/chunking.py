@@ -198,21 +198,34 @@ def _sections(units: list[Unit]) -> list[tuple[Unit, str | None]]:
     return paired
 
 
-def _split_long(unit: Unit) -> list[Unit]:
-    """Split a paragraph longer than MAX_WORDS into runs of whole sentences."""
+def _split_long(unit: Unit, source: str) -> list[Unit]:
+    """Split a paragraph longer than MAX_WORDS into runs of whole sentences, each with its own span."""
     if word_count(unit.text) <= MAX_WORDS:
         return [unit]
-    pieces: list[Unit] = []
-    buffer: list[str] = []
+    runs: list[list[str]] = [[]]
     for start, end in sentence_spans(unit.text):
         sentence = unit.text[start:end]
-        if buffer and word_count(" ".join(buffer)) + word_count(sentence) > TARGET_WORDS:
-            pieces.append(Unit(unit.kind, " ".join(buffer), unit.start, unit.end))
-            buffer = []
-        buffer.append(sentence)
-    if buffer:
-        pieces.append(Unit(unit.kind, " ".join(buffer), unit.start, unit.end))
+        if runs[-1] and word_count(" ".join(runs[-1])) + word_count(sentence) > TARGET_WORDS:
+            runs.append([])
+        runs[-1].append(sentence)
+    pieces: list[Unit] = []
+    cursor = unit.start
+    for index, run in enumerate(runs):
+        text = " ".join(run)
+        begin = _locate(source, text, cursor, unit.end)
+        pieces.append(Unit(unit.kind, text, begin, unit.end))
+        if index:
+            pieces[index - 1].end = max(pieces[index - 1].start + 1, begin - 1)
+        cursor = begin
     return pieces
+
+
+def _locate(source: str, text: str, start: int, end: int) -> int:
+    """Where `text` begins in the document, allowing for line breaks between its first words."""
+    first_words = text.split()[:4]
+    pattern = r"\s+".join(re.escape(word) for word in first_words)
+    match = re.compile(pattern).search(source, start, end)
+    return match.start() if match else start
 
 
 def _render(units: list[Unit]) -> str:
@@ -227,7 +240,7 @@ def chunk_document(document: Document) -> list[Chunk]:
     """Cut a document into quotable chunks that know their section, page and span."""
     groups: list[tuple[str | None, list[Unit]]] = []
     for unit, section in _sections(parse_units(document.text)):
-        for piece in _split_long(unit):
+        for piece in _split_long(unit, document.text):
             last_section, last_units = groups[-1] if groups else (None, [])
             fits = word_count(_render([*last_units, piece])) <= TARGET_WORDS
             if groups and last_section == section and fits:

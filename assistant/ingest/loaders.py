@@ -41,11 +41,12 @@ def sniff_format(data: bytes) -> str:
 
 
 def _zip_has_word(data: bytes) -> bool:
+    """Whether a ZIP holds a Word document; a damaged one is left to the Word loader to report."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return any(name.startswith("word/") for name in archive.namelist())
     except zipfile.BadZipFile:
-        return False
+        return True
 
 
 EXPECTED_FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}

@@ -1,0 +1,123 @@
+"""The on-disk index: round trip, atomic publish, refusals, corruption, the single writer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.build import scan_corpus, sync_index
+from assistant.errors import IndexBusy, IndexUnavailable
+from assistant.service import Assistant
+from assistant.store import MANIFEST, SQLITE, VECTORS, IndexStore
+
+from .conftest import FailingEmbedder, HashEmbedder
+
+
+def test_round_trip(built: Assistant) -> None:
+    manifest = built.store.read_manifest()
+    assert manifest.model == "test-hash-embedder" and manifest.dimension == 256
+    assert len(manifest.documents) == 5
+    assert set(manifest.checksums) == {SQLITE, VECTORS}
+    index = built.index()
+    assert index.vectors.ntotal == manifest.chunk_count
+    telford = index.document("2021-telford-wrekin-thematic-briefing-3")
+    assert telford is not None and telford.meta.area == "Telford and Wrekin"
+    chunks = index.document_chunks(telford.doc_id)
+    assert len(chunks) == manifest.documents[telford.doc_id].chunks
+    # FAISS ids are the chunk ids: the stored vector of a chunk is its own embedding
+    first = chunks[0]
+    [vector] = HashEmbedder().encode([first.chunk.indexed_text()])
+    assert index.similarities(vector, [first.id])[first.id] == pytest.approx(1.0, abs=1e-5)
+    # FTS5 finds it by keyword
+    assert first.id in [i for i, _ in index.keyword('"TWSP"', 10)]
+
+
+def test_model_mismatch_is_refused(built: Assistant) -> None:
+    with pytest.raises(IndexUnavailable, match="built with model 'test-hash-embedder'.*rebuild"):
+        built.store.open(model="sentence-transformers/other-model")
+
+
+def test_chunking_version_mismatch_is_refused(built: Assistant) -> None:
+    directory = built.store.versions_dir / built.store.current_version()  # type: ignore[operator]
+    data = json.loads((directory / MANIFEST).read_text())
+    data["chunking_version"] = "0"
+    (directory / MANIFEST).write_text(json.dumps(data))
+    with pytest.raises(IndexUnavailable, match="chunking version 0"):
+        built.store.open(model="test-hash-embedder")
+
+
+@pytest.mark.parametrize("name", [SQLITE, VECTORS])
+def test_corrupt_file_is_detected(built: Assistant, name: str) -> None:
+    path = built.store.versions_dir / built.store.current_version() / name  # type: ignore[operator]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexUnavailable, match="corrupt"):
+        built.store.open(model="test-hash-embedder")
+
+
+def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
+    with pytest.raises(IndexUnavailable, match="assistant index build"):
+        IndexStore(tmp_path / "nothing").open(model="m")
+
+
+def test_killed_build_leaves_previous_index_serving(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    before = built.store.current_version()
+    (settings.corpus_dir / "new.txt").write_text("# New review\n\nA new review about information sharing.")
+    with pytest.raises(KeyboardInterrupt):
+        sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=FailingEmbedder(),
+                   reuse_unchanged=False)
+    assert built.store.current_version() == before
+    assert built.index().manifest.version == before
+    # the next run succeeds without any manual clean-up
+    report = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder())
+    assert report.added == ["new"]
+    assert not list(built.store.versions_dir.glob(".staging-*"))
+
+
+def test_second_writer_is_refused(built: Assistant) -> None:
+    with built.store.writer_lock():
+        assert built.store.writer_busy()
+        with pytest.raises(IndexBusy, match="already running"):
+            sync_index(files=[], store=built.store, embedder=HashEmbedder(), keep_others=True)
+    assert not built.store.writer_busy()
+
+
+def test_update_reembeds_only_what_changed(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    embedder = HashEmbedder()
+    unchanged = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
+    assert unchanged.embedded_chunks == 0 and not unchanged.changed
+    luton = settings.corpus_dir / "2016-luton-child-f-scr-response.txt"
+    luton.write_text(luton.read_text() + "\n\nA new paragraph about supervision added later.\n")
+    (settings.corpus_dir / "2015-warwickshire-john-scr-response.txt").unlink()
+    report = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
+    assert report.replaced == ["2016-luton-child-f-scr-response"]
+    assert report.removed == ["2015-warwickshire-john-scr-response"]
+    assert report.embedded_chunks == built.index().manifest.documents["2016-luton-child-f-scr-response"].chunks
+    assert len(built.index().manifest.documents) == 4
+
+
+def test_unreadable_file_is_skipped_and_build_goes_on(settings, embedder: HashEmbedder) -> None:  # type: ignore[no-untyped-def]
+    (settings.corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    (settings.corpus_dir / "empty.txt").write_bytes(b"")
+    assistant = Assistant(settings, embedder=embedder)
+    report = sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=embedder,
+                        reuse_unchanged=False)
+    assert report.documents == 5
+    skipped = dict(report.skipped)
+    assert "not a readable PDF" in skipped["broken.pdf"] and "empty" in skipped["empty.txt"]
+
+
+def test_old_versions_are_pruned(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder(),
+                   reuse_unchanged=False)
+    removed = built.store.prune(keep=1, grace_seconds=0)
+    assert len(removed) >= 2
+    assert [p.name for p in built.store.versions_dir.glob("v-*")] == [built.store.current_version()]
+    shutil.rmtree(built.store.versions_dir / built.store.current_version())  # type: ignore[operator]
+    with pytest.raises(IndexUnavailable, match="missing its manifest"):
+        built.store.open(model="test-hash-embedder")

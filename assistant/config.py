@@ -61,5 +61,5 @@ class Settings:
             if key not in names:
                 raise TypeError(f"unknown setting {key!r}")
             if value is not None:
-                values[key] = Path(value) if key.endswith("_dir") else value
+                values[key] = Path(str(value)) if key.endswith("_dir") else value
         return replace(base, **values)  # type: ignore[arg-type]

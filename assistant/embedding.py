@@ -52,8 +52,8 @@ class SentenceTransformerEmbedder:
             self.model = SentenceTransformer(location, device="cpu")
         except Exception as exc:  # the library raises many kinds; all mean the same to a user
             raise ModelUnavailable(f"cannot load embedding model {spec!r}: {str(exc).splitlines()[0]}") from None
-        dimension_of = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension")
+        dimension_of = (getattr(self.model, "get_embedding_dimension", None)
+                        or self.model.get_sentence_embedding_dimension)
         dimension = dimension_of()
         if not dimension:
             raise ModelUnavailable(f"model {spec!r} does not report an embedding dimension")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from .embedding import Embedder
 from .errors import BadRequest
 from .store import OpenIndex, StoredChunk

@@ -74,10 +74,11 @@ def main() -> None:
         for question in wrongly_found:
             print(f"  answered but should not be: {question}")
         if options.calibrate:
-            print("\ntop cosine, answerable:   min {:.3f}  p5 {:.3f}  median {:.3f}".format(
-                min(top_scores), sorted(top_scores)[len(top_scores) // 20], statistics.median(top_scores)))
-            print("top cosine, unanswerable: max {:.3f}  median {:.3f}".format(
-                max(unanswerable_scores), statistics.median(unanswerable_scores)))
+            p5 = sorted(top_scores)[len(top_scores) // 20]
+            print(f"\ntop cosine, answerable:   min {min(top_scores):.3f}  p5 {p5:.3f}  "
+                  f"median {statistics.median(top_scores):.3f}")
+            print(f"top cosine, unanswerable: max {max(unanswerable_scores):.3f}  "
+                  f"median {statistics.median(unanswerable_scores):.3f}")
             print("lowest answerable:", sorted(top_scores)[:5])
             print("highest unanswerable:", sorted(unanswerable_scores)[-5:])
         if options.misses:

@@ -73,3 +73,17 @@ def built(settings: Settings, embedder: HashEmbedder) -> Assistant:
     sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=embedder,
                reuse_unchanged=False)
     return assistant
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The seed corpus indexed with the real bundled model, once per test session."""
+    from assistant.config import BUNDLED_MODEL
+    from assistant.embedding import load_embedder
+
+    root = tmp_path_factory.mktemp("real")
+    settings = Settings.from_env(corpus_dir=SEED_CORPUS, index_dir=root / "index", model=BUNDLED_MODEL)
+    assistant = Assistant(settings, embedder=load_embedder(BUNDLED_MODEL))
+    sync_index(files=scan_corpus(SEED_CORPUS), store=assistant.store, embedder=assistant.embedder,
+               reuse_unchanged=False)
+    return settings

@@ -57,7 +57,8 @@ def test_pdf_keeps_text_headings_and_page_numbers(tmp_path: Path) -> None:
 def test_docx_headings_lists_and_tables(tmp_path: Path) -> None:
     document = docx.Document()
     document.add_heading("Learning review: Family Q", level=1)
-    document.add_paragraph("The review was commissioned by the Northshire Safeguarding Children Partnership in March 2023.")
+    document.add_paragraph("The review was commissioned by the Northshire Safeguarding Children Partnership "
+                           "in March 2023.")
     document.add_heading("Learning Point 1: Professional curiosity", level=2)
     document.add_paragraph("Practitioners accepted explanations at face value and did not ask to see the bedrooms.")
     document.add_paragraph("Ask to see where the children sleep", style="List Bullet")
@@ -114,7 +115,8 @@ def test_markdown_and_text(tmp_path: Path) -> None:
         ("empty.txt", b"", "empty"),
         ("blank.pdf", b"   \n", "empty"),
         ("corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage garbage", "not a readable PDF"),
-        ("letter.pdf", b"Dear colleague, this is a plain text file with a PDF name.", "named .pdf but the content is plain text"),
+        ("letter.pdf", b"Dear colleague, this is a plain text file with a PDF name.",
+         "named .pdf but the content is plain text"),
         ("tool.docx", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 100, "binary data"),
         ("page.docx", b"PK\x03\x04 not really a zip", "not a readable Word document"),
         ("image.txt", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "binary data"),

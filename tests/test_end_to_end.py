@@ -1,0 +1,41 @@
+"""End to end with the real bundled model over the seed reviews."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.config import Settings
+from assistant.service import Assistant
+
+CANONICAL = "what should I do if a family won't engage with early help"
+
+
+def test_canonical_question_cites_telford_theme_6(real_index: Settings) -> None:
+    client = TestClient(create_app(real_index))
+    body = client.post("/api/ask", json={"question": CANONICAL}).json()
+    assert body["found"] is True
+    assert re.search(r"\[1\]", body["answer"])
+    top_three = body["citations"][:3]
+    assert any(c["doc_id"] == "2021-telford-wrekin-thematic-briefing-3" and c["section"].startswith("Theme 6")
+               for c in top_three)
+
+
+def test_questions_the_reviews_do_not_answer(real_index: Settings) -> None:
+    assistant = Assistant(real_index)
+    for question in ("how do I apply for a staff parking permit?", "what is the paracetamol dose for a toddler?",
+                     "how do I reset my laptop password?"):
+        answer = assistant.ask(question)
+        assert not answer.found, question
+        assert answer.citations == []
+
+
+def test_followup_finds_the_answer_in_context(real_index: Settings) -> None:
+    assistant = Assistant(real_index)
+    from assistant.answer import Turn
+
+    answer = assistant.ask("could his death have been prevented?", history=[Turn("how did Child N die?")])
+    assert answer.found
+    assert any("could not have predicted or prevented" in c.text for c in answer.citations[:3])

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -14,7 +14,13 @@ from .answer import Turn
 from .config import Settings
 from .errors import AssistantError
 from .models import Answer, Citation
+from .pages import add_pages, make_templates
 from .service import Assistant
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+# Swagger UI sets style attributes in its markup; its page alone may use inline styles.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 class HistoryTurn(BaseModel):
@@ -58,32 +64,39 @@ def _describe_validation(error: RequestValidationError) -> tuple[int, str]:
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     assistant = assistant or Assistant(settings)
-    app = FastAPI(title="Safeguarding case review assistant", version="0.1.0",
+    app = FastAPI(title="Safeguarding case review assistant", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Answers from published child safeguarding case reviews, quoted and cited.")
     app.state.assistant = assistant
+    templates = make_templates(settings)
     errors: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
+    def render_error(request: Request, status: int, message: str) -> Response:
+        """JSON for the API and for clients that ask for it; an HTML page for people in a browser."""
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith("/api/") or not wants_html:
+            return error_response(status, message)
+        heading = {404: "Page not found", 409: "The assistant is not ready"}.get(status, "Something went wrong")
+        return templates.TemplateResponse(request, "error.html", {"heading": heading, "message": message},
+                                          status_code=status)
+
     @app.exception_handler(AssistantError)
-    def handle_assistant_error(request: Request, error: AssistantError) -> JSONResponse:
-        return error_response(error.status, error.message)
+    def handle_assistant_error(request: Request, error: AssistantError) -> Response:
+        return render_error(request, error.status, error.message)
 
     @app.exception_handler(RequestValidationError)
-    def handle_validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(*_describe_validation(error))
+    def handle_validation(request: Request, error: RequestValidationError) -> Response:
+        return render_error(request, *_describe_validation(error))
 
     @app.exception_handler(StarletteHTTPException)
-    def handle_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    def handle_http(request: Request, error: StarletteHTTPException) -> Response:
         message = {404: "not found", 405: "method not allowed"}.get(error.status_code, str(error.detail))
-        return error_response(error.status_code, message)
+        return render_error(request, error.status_code, message)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        )
+        csp = DOCS_CSP if request.url.path == "/docs" else CSP
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
@@ -118,4 +131,5 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                         "page": s.chunk.page, "text": s.chunk.text} for s in chunks],
         }
 
+    add_pages(app, settings, assistant, templates)
     return app

@@ -51,7 +51,8 @@ class Unit:
 
 def clean_inline(text: str) -> str:
     text = _INLINE_TAG.sub("", text)
-    text = text.replace("**", "").replace("__", "")
+    text = text.replace("**", "")
+    text = re.sub(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)", r"\1", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])", r"\1", text)
     text = re.sub(r"<(https?://[^>\s]+)>", r"\1", text)
     return re.sub(r"[ \t]+", " ", text).strip()

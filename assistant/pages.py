@@ -1,0 +1,89 @@
+"""HTML pages: the chat, the list of reviews, the source viewer and the API docs. Thin: the Assistant does the work."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .config import Settings
+from .errors import NotFound
+from .service import Assistant
+
+EXAMPLES = (
+    "What should I do if a family won't engage with early help?",
+    "Should I record DNA or WNB when a child misses an appointment?",
+    "What does professional curiosity mean in practice?",
+    "What did reviews learn about families facing eviction?",
+)
+DOC_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
+
+
+def _asset_versions(static_dir: Path) -> dict[str, str]:
+    """A short content hash per static file, so browsers fetch a changed file at once."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        for path in static_dir.glob("*") if path.is_file()
+    }
+
+
+def _swagger_ui_folder() -> Path | None:
+    """Swagger UI 5 (reads OpenAPI 3.1), shipped inside the fastapi-offline package: no CDN."""
+    try:
+        folder = Path(str(importlib.resources.files("fastapi_offline") / "static"))
+    except ModuleNotFoundError:
+        return None
+    return folder if (folder / "swagger-ui-bundle.js").exists() else None
+
+
+def make_templates(settings: Settings) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(settings.templates_dir))
+    versions = _asset_versions(settings.static_dir)
+
+    def static(name: str) -> str:
+        return f"/static/{name}?v={versions.get(name, '0')}"
+
+    templates.env.globals["static"] = static
+    return templates
+
+
+def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates: Jinja2Templates) -> None:
+    """Register the HTML routes and the static folders on the app."""
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    swagger_ui = _swagger_ui_folder()
+    if swagger_ui is not None:  # without it /docs shows no scripts; the API itself is unaffected
+        app.mount("/vendor/swagger-ui", StaticFiles(directory=str(swagger_ui)), name="swagger-ui")
+
+    def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, context, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat(request: Request) -> HTMLResponse:
+        return page(request, "index.html", active="ask", examples=EXAMPLES,
+                    documents=len(assistant.store.read_manifest().documents),
+                    max_chars=settings.max_question_chars)
+
+    @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
+    def documents(request: Request) -> HTMLResponse:
+        return page(request, "documents.html", active="documents", documents=assistant.documents())
+
+    @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def document(request: Request, doc_id: str) -> HTMLResponse:
+        if not DOC_ID.match(doc_id):
+            raise NotFound(f"no review with id {doc_id!r}")
+        doc, chunks = assistant.document(doc_id)
+        sections = [(section, list(group)) for section, group in
+                    itertools.groupby(chunks, key=lambda stored: stored.chunk.section)]
+        return page(request, "document.html", active="documents", document=doc, sections=sections)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        return page(request, "docs.html")

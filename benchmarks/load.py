@@ -1,0 +1,102 @@
+"""Load: N concurrent clients asking the real server questions for a while; errors, latency, throughput.
+
+    python benchmarks/load.py [--clients 8] [--seconds 30]
+
+Starts `assistant serve` as its own process over a fresh index of corpus/, then runs the clients from
+this process (one thread each, one keep-alive connection each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from common import ROOT, load_questions
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30)
+    options = parser.parse_args()
+    data = load_questions()
+    questions = [q["question"] for q in data["questions"]] + [q["question"] for q in data["unanswerable"]]
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(folder) / "index"), "ASSISTANT_PORT": str(port)}
+        server = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 180
+            while True:
+                try:
+                    if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.time() > deadline:
+                    raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}")
+                time.sleep(0.25)
+            latencies: list[float] = []
+            errors: list[str] = []
+            lock = threading.Lock()
+            stop_at = time.perf_counter() + options.seconds
+
+            def client(number: int) -> None:
+                with httpx.Client(base_url=base, timeout=30) as http:
+                    i = number
+                    while time.perf_counter() < stop_at:
+                        question = questions[i % len(questions)]
+                        i += options.clients
+                        started = time.perf_counter()
+                        try:
+                            response = http.post("/api/ask", json={"question": question})
+                            ok = response.status_code == 200 and "citations" in response.json()
+                            problem = None if ok else f"{response.status_code}: {response.text[:100]}"
+                        except httpx.HTTPError as exc:
+                            problem = repr(exc)
+                        elapsed = time.perf_counter() - started
+                        with lock:
+                            latencies.append(elapsed)
+                            if problem:
+                                errors.append(problem)
+
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"{options.clients} clients for {wall:.0f} s: {len(latencies)} requests, {len(errors)} errors, "
+          f"{len(latencies) / wall:.1f} requests/s")
+    print(f"latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms")
+    for problem in errors[:5]:
+        print(f"  error: {problem}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+/* The chat page. Review text is untrusted: it is only ever inserted as text nodes, never as HTML. */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("ask-form");
+  var input = document.getElementById("question");
+  var conversation = document.getElementById("conversation");
+  var errorBox = document.getElementById("form-error");
+  var askButton = document.getElementById("ask-button");
+  var newConversation = document.getElementById("new-conversation");
+  var maxChars = parseInt(input.getAttribute("maxlength"), 10) || 2000;
+  var HISTORY_TURNS = 4;
+  var history = [];
+  var turnCount = 0;
+  var busy = false;
+
+  function el(tag, attributes) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      if (name === "class") node.className = attributes[name];
+      else node.setAttribute(name, attributes[name]);
+    });
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === "") continue;
+      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+
+  function clearError() {
+    errorBox.textContent = "";
+    errorBox.hidden = true;
+    input.removeAttribute("aria-invalid");
+  }
+
+  function setBusy(value) {
+    busy = value;
+    askButton.disabled = value;
+    askButton.textContent = value ? "Searching…" : "Ask";
+    form.setAttribute("aria-busy", value ? "true" : "false");
+  }
+
+  function citationLine(citation) {
+    return [citation.area, citation.year, citation.review_type].filter(Boolean).join(" · ");
+  }
+
+  function renderCitation(citation, turn) {
+    var where = [citation.section, citation.page ? "page " + citation.page : null].filter(Boolean).join(" · ");
+    return el("li", { id: "cite-" + turn + "-" + citation.n, class: "citation", tabindex: "-1" },
+      el("p", { class: "citation-title" },
+        el("span", { class: "citation-n" }, "[" + citation.n + "]"), " ",
+        el("strong", {}, citation.title)),
+      el("p", { class: "citation-meta" }, citationLine(citation)),
+      where ? el("p", { class: "citation-where" }, where) : null,
+      el("blockquote", { class: "passage" }, citation.text),
+      el("a", { href: citation.url, class: "context-link" }, "Read in context",
+        el("span", { class: "visually-hidden" }, ": " + citation.title)));
+  }
+
+  function renderAnswerText(text, turn) {
+    var paragraph = el("p", { class: "answer-text" });
+    text.split(/\[(\d+)\]/).forEach(function (part, index) {
+      if (index % 2 === 0) {
+        if (part) paragraph.appendChild(document.createTextNode(part));
+      } else {
+        paragraph.appendChild(el("a", { href: "#cite-" + turn + "-" + part, class: "marker",
+          "aria-label": "source " + part }, "[" + part + "]"));
+      }
+    });
+    return paragraph;
+  }
+
+  function renderAnswer(body, turn) {
+    var box = el("div", { class: "bubble answer" + (body.found ? "" : " not-found") });
+    if (body.searched) {
+      box.appendChild(el("p", { class: "searched" }, "Searched for: ", el("span", {}, body.searched)));
+    }
+    if (!body.found) box.appendChild(el("p", { class: "not-found-title" }, "Not covered by these reviews"));
+    box.appendChild(renderAnswerText(body.answer, turn));
+    if (body.citations.length) {
+      box.appendChild(el("h3", { class: "sources-title" }, "Sources"));
+      var list = el("ol", { class: "citations" });
+      body.citations.forEach(function (citation) { list.appendChild(renderCitation(citation, turn)); });
+      box.appendChild(list);
+    }
+    return box;
+  }
+
+  function errorBubble(message) {
+    return el("div", { class: "bubble answer failed", role: "alert" }, message);
+  }
+
+  function ask(question) {
+    clearError();
+    setBusy(true);
+    turnCount += 1;
+    var turn = turnCount;
+    var item = el("li", { class: "turn" },
+      el("div", { class: "bubble question" }, el("span", { class: "visually-hidden" }, "You asked: "), question));
+    var pending = el("div", { class: "bubble answer pending", role: "status" },
+      el("span", { class: "spinner", "aria-hidden": "true" }), "Searching the reviews…");
+    item.appendChild(pending);
+    conversation.appendChild(item);
+    pending.scrollIntoView({ block: "nearest" });
+
+    fetch("/api/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ question: question, history: history.slice(-HISTORY_TURNS) })
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (!response.ok || !body) {
+          var message = body && body.error ? body.error : "Something went wrong (" + response.status + ").";
+          pending.replaceWith(errorBubble("Sorry, that did not work: " + message));
+          return;
+        }
+        var answer = renderAnswer(body, turn);
+        answer.setAttribute("aria-live", "polite");
+        pending.replaceWith(answer);
+        history.push({ question: question, answer: body.answer });
+        newConversation.hidden = false;
+        input.value = "";
+      });
+    }).catch(function () {
+      pending.replaceWith(errorBubble("Could not reach the assistant. Check your connection and try again."));
+    }).then(function () {
+      setBusy(false);
+      input.focus();
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (busy) return;
+    var question = input.value.trim();
+    if (!question) { showError("Type a question first."); return; }
+    if (question.length > maxChars) {
+      showError("Your question is too long: please keep it under " + maxChars + " characters.");
+      return;
+    }
+    ask(question);
+  });
+
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  input.addEventListener("input", function () { if (!errorBox.hidden) clearError(); });
+
+  newConversation.addEventListener("click", function () {
+    history = [];
+    conversation.textContent = "";
+    newConversation.hidden = true;
+    input.focus();
+  });
+
+  document.querySelectorAll(".example").forEach(function (button) {
+    button.addEventListener("click", function () {
+      input.value = button.textContent.trim();
+      form.requestSubmit();
+    });
+  });
+
+  conversation.addEventListener("click", function (event) {
+    var marker = event.target.closest("a.marker");
+    if (!marker) return;
+    var target = document.getElementById(marker.getAttribute("href").slice(1));
+    if (!target) return;
+    event.preventDefault();
+    target.scrollIntoView({ behavior: "smooth", block: "center" });
+    target.focus({ preventScroll: true });
+  });
+})();

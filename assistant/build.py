@@ -75,86 +75,108 @@ def sync_index(
 ) -> BuildReport:
     """Make the published index hold exactly `files` (plus, with keep_others, what it already held).
 
-    Unchanged documents are carried over when `reuse_unchanged`; everything else is loaded, chunked
-    and embedded; ids in `drop` are left out. Runs under the writer lock and publishes one new version at the end.
+    With `reuse_unchanged` (the default) the new version starts as a copy of the published one and only
+    new, changed and removed documents are touched; otherwise everything is rebuilt. Ids in `drop` are
+    left out. Runs under the writer lock and publishes one new version at the end.
     """
     started = time.perf_counter()
     report = BuildReport()
     with store.writer_lock():
-        previous = _open_previous(store, embedder.name) if (reuse_unchanged or keep_others) else None
+        previous = _open_previous(store, embedder.name, required=keep_others) if reuse_unchanged else None
+        if keep_others and previous is None and store.current_version() is not None:
+            raise IndexUnavailable("adding to the index needs the published index; run `assistant index build`")
         old_docs = previous.manifest.documents if previous else {}
-        wanted: dict[str, Path] = {}
-        for path in files:
-            doc_id = doc_id_for(path)
-            if doc_id in wanted:
-                report.skipped.append((path.name, f"has the same document id as {wanted[doc_id].name}"))
-                continue
-            wanted[doc_id] = path
-
-        to_load: list[tuple[str, Path]] = []
-        carried: list[str] = []
-        for doc_id, path in wanted.items():
-            old = old_docs.get(doc_id)
-            if reuse_unchanged and old is not None and old.content_hash == _safe_hash(path):
-                carried.append(doc_id)
-            else:
-                to_load.append((doc_id, path))
-        if keep_others:
-            carried += [doc_id for doc_id in old_docs if doc_id not in wanted and doc_id not in drop]
-
-        loaded: list[tuple[Document, list[Chunk]]] = []
-        seen_hashes = {old_docs[doc_id].content_hash: doc_id for doc_id in carried}
-        for doc_id, path in progress(to_load, len(to_load), "Reading"):
-            try:
-                document = load_document(path)
-            except DocumentUnreadable as exc:
-                report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
-                if doc_id in old_docs and not keep_others:
-                    report.removed.append(doc_id)
-                continue
-            if document.content_hash in seen_hashes:
-                report.skipped.append((path.name, f"same content as {seen_hashes[document.content_hash]}"))
-                continue
-            seen_hashes[document.content_hash] = doc_id
-            chunks = chunk_document(document)
-            if not chunks:
-                report.skipped.append((path.name, "no passages could be cut from the text"))
-                continue
-            loaded.append((document, chunks))
-
-        vectors = embed_chunks(loaded, embedder, batch_size=batch_size, progress=progress)
-        staging = store.new_staging()
-        writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension)
         try:
-            for doc_id in carried:
-                assert previous is not None
-                writer.carry_over(previous, doc_id)
-            for (document, chunks), doc_vectors in zip(loaded, vectors, strict=True):
-                writer.add(document, chunks, doc_vectors)
-                (report.replaced if document.doc_id in old_docs else report.added).append(document.doc_id)
-            kept = set(carried) | {document.doc_id for document, _ in loaded}
-            report.removed += [d for d in old_docs if d not in kept and d not in report.removed]
-            report.unchanged = [d for d in carried if d in wanted or keep_others]
-            if previous is not None and not report.changed and reuse_unchanged:
-                writer.abort()
+            wanted = _unique_ids(files, report)
+            to_load = [(doc_id, path) for doc_id, path in wanted.items()
+                       if doc_id not in old_docs or old_docs[doc_id].content_hash != _safe_hash(path)]
+            changing = {doc_id for doc_id, _ in to_load}
+            report.unchanged = [doc_id for doc_id in wanted if doc_id in old_docs and doc_id not in changing]
+            keep = set(report.unchanged) | ({d for d in old_docs if d not in drop} if keep_others else set())
+            keep -= changing
+            loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
+                               progress=progress)
+            vectors = embed_chunks(loaded, embedder, batch_size=batch_size, progress=progress)
+            new_ids = {document.doc_id for document, _ in loaded}
+            gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
+            if previous is not None and not loaded and not gone:
                 report.version = previous.manifest.version
             else:
-                manifest = writer.finish()
-                store.publish(staging, manifest)
-                report.version = manifest.version
-                store.prune(keep=keep_versions)
-        except BaseException:
-            writer.abort()
-            raise
+                report.version = _write_version(store, embedder, previous, loaded, vectors, keep, keep_versions)
+            report.added = [d for d in new_ids if d not in old_docs]
+            report.replaced = [d for d in new_ids if d in old_docs]
+            report.removed = gone
+            report.embedded_chunks = sum(len(chunks) for _, chunks in loaded)
         finally:
             if previous is not None:
                 previous.close()
     final = store.read_manifest(report.version)
     report.documents = len(final.documents)
     report.chunks = final.chunk_count
-    report.embedded_chunks = sum(len(chunks) for _, chunks in loaded)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
+    wanted: dict[str, Path] = {}
+    for path in files:
+        doc_id = doc_id_for(path)
+        if doc_id in wanted:
+            report.skipped.append((path.name, f"has the same document id as {wanted[doc_id].name}"))
+        else:
+            wanted[doc_id] = path
+    return wanted
+
+
+def _load_all(
+    to_load: list[tuple[str, Path]], report: BuildReport, *, known_hashes: dict[str, str], progress: Progress,
+) -> list[tuple[Document, list[Chunk]]]:
+    """Load and chunk each file; skip (with the reason) what is unreadable or already indexed."""
+    loaded: list[tuple[Document, list[Chunk]]] = []
+    seen = dict(known_hashes)
+    for doc_id, path in progress(to_load, len(to_load), "Reading"):
+        try:
+            document = load_document(path)
+        except DocumentUnreadable as exc:
+            report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
+            continue
+        if document.content_hash in seen and seen[document.content_hash] != doc_id:
+            report.skipped.append((path.name, f"same content as {seen[document.content_hash]}, already indexed"))
+            continue
+        seen[document.content_hash] = doc_id
+        chunks = chunk_document(document)
+        if not chunks:
+            report.skipped.append((path.name, "no passages could be cut from the text"))
+            continue
+        loaded.append((document, chunks))
+    return loaded
+
+
+def _write_version(
+    store: IndexStore,
+    embedder: Embedder,
+    previous: OpenIndex | None,
+    loaded: list[tuple[Document, list[Chunk]]],
+    vectors: list[np.ndarray],
+    keep: set[str],
+    keep_versions: int,
+) -> str:
+    """Write and publish a version holding `keep` (from `previous`) plus the loaded documents."""
+    staging = store.new_staging()
+    writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, base=previous)
+    try:
+        for doc_id in list(writer.manifest.documents):
+            if doc_id not in keep:
+                writer.remove(doc_id)
+        for (document, chunks), doc_vectors in zip(loaded, vectors, strict=True):
+            writer.add(document, chunks, doc_vectors)
+        manifest = writer.finish()
+        store.publish(staging, manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    store.prune(keep=keep_versions)
+    return manifest.version
 
 
 def _safe_hash(path: Path) -> str | None:
@@ -164,13 +186,15 @@ def _safe_hash(path: Path) -> str | None:
         return None
 
 
-def _open_previous(store: IndexStore, model: str) -> OpenIndex | None:
-    """The published version to carry documents over from; None when there is none or it is unusable."""
+def _open_previous(store: IndexStore, model: str, *, required: bool) -> OpenIndex | None:
+    """The published version to start from; None when there is none or, unless `required`, it is unusable."""
     if store.current_version() is None:
         return None
     try:
         return store.open(model=model)
     except IndexUnavailable:
+        if required:
+            raise
         return None  # another model, chunking or a damaged file: everything is rebuilt
 
 

@@ -116,9 +116,10 @@ def index_add(files: tuple[Path, ...], **flags: Any) -> None:
                              f"{', '.join(sorted(SUPPORTED_SUFFIXES))}")
         target = corpus / source.name
         if source.resolve() != target.resolve():
-            if target.exists():
-                _set_aside(target, corpus)
-            shutil.copy2(source, target)
+            if not (target.exists() and target.read_bytes() == source.read_bytes()):
+                if target.exists():
+                    _set_aside(target, corpus)
+                shutil.copy2(source, target)
             if sidecar_path(source).exists():
                 shutil.copy2(sidecar_path(source), sidecar_path(target))
         placed.append(target)

@@ -84,6 +84,10 @@ class Manifest:
         return cls(**data)
 
 
+CHUNK_QUERY = ("SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
+               "FROM chunks c JOIN documents d USING (doc_id)")
+
+
 @dataclass
 class StoredChunk:
     """A chunk as read back from the index, with the metadata of its review."""
@@ -246,17 +250,21 @@ class OpenIndex:
             raise IndexUnavailable(f"index file {directory / VECTORS} cannot be read; rebuild the index") from None
         if self.vectors.d != manifest.dimension:
             raise IndexUnavailable("the vector file does not match the manifest's dimension; rebuild the index")
-        self._local = threading.local()
+        # One connection, opened now and shared under a lock: the file stays readable through this
+        # handle even after a newer version is published and this one is cleaned up.
+        uri = f"file:{directory / SQLITE}?mode=ro&immutable=1"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db.execute("SELECT 1 FROM chunks LIMIT 1")
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnavailable(f"index file {directory / SQLITE} cannot be read ({exc}); rebuild the index") \
+                from None
+        self._db.row_factory = sqlite3.Row
+        self._db_lock = threading.Lock()
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "db", None)
-        if connection is None:
-            uri = f"file:{self.directory / SQLITE}?mode=ro&immutable=1"
-            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            self._local.db = connection
-        return connection
+    def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._db_lock:
+            return self._db.execute(sql, parameters).fetchall()
 
     # --- search primitives --------------------------------------------------------------------
 
@@ -278,11 +286,11 @@ class OpenIndex:
         """Chunk ids by BM25 for an FTS5 MATCH expression (best first; score: higher is better)."""
         if not match_expression:
             return []
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT rowid, bm25(chunks_fts, 0.5, 2.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? "
             "ORDER BY rank LIMIT ?",
             (match_expression, limit),
-        ).fetchall()
+        )
         return [(int(row["rowid"]), -float(row["rank"])) for row in rows]
 
     # --- reading chunks and documents -----------------------------------------------------------
@@ -291,57 +299,38 @@ class OpenIndex:
         if not ids:
             return {}
         placeholders = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            f"SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
-            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({placeholders})",
-            list(ids),
-        ).fetchall()
+        rows = self._rows(f"{CHUNK_QUERY} WHERE c.id IN ({placeholders})", list(ids))
         return {row["id"]: _stored_chunk(row) for row in rows}
 
     def chunk_by_key(self, doc_id: str, n: int) -> StoredChunk | None:
-        row = self.db.execute(
-            "SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
-            "FROM chunks c JOIN documents d USING (doc_id) WHERE c.doc_id = ? AND c.n = ?",
-            (doc_id, n),
-        ).fetchone()
-        return _stored_chunk(row) if row else None
+        rows = self._rows(f"{CHUNK_QUERY} WHERE c.doc_id = ? AND c.n = ?", (doc_id, n))
+        return _stored_chunk(rows[0]) if rows else None
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
-        rows = self.db.execute(
-            "SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
-            "FROM chunks c JOIN documents d USING (doc_id) WHERE c.doc_id = ? ORDER BY c.n",
-            (doc_id,),
-        ).fetchall()
+        rows = self._rows(f"{CHUNK_QUERY} WHERE c.doc_id = ? ORDER BY c.n", (doc_id,))
         return [_stored_chunk(row) for row in rows]
 
     def documents(self) -> list[dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT d.doc_id, d.file_name, d.title, d.area, d.partnership, d.year, d.published, d.review_type, "
             "d.content_hash, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
             "GROUP BY d.doc_id ORDER BY d.year DESC, d.title"
-        ).fetchall()
+        )
         return [dict(row) for row in rows]
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        if row is None:
+        rows = self._rows("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
+        if not rows:
             return None
+        row = rows[0]
         return Document(
             doc_id=row["doc_id"], file_name=row["file_name"], meta=_meta(row), text=row["text"],
             content_hash=row["content_hash"], page_starts=json.loads(row["page_starts"]),
         )
 
-    def vectors_for(self, doc_id: str) -> tuple[list[sqlite3.Row], np.ndarray]:
-        """A document's chunk rows and their stored vectors, to carry into a new version unchanged."""
-        rows = self.db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY n", (doc_id,)).fetchall()
-        ids = np.asarray([row["id"] for row in rows], dtype=np.int64)
-        vectors = self.vectors.reconstruct_batch(ids) if len(ids) else np.zeros((0, self.vectors.d), "float32")
-        return rows, vectors
-
     def close(self) -> None:
-        connection = getattr(self._local, "db", None)
-        if connection is not None:
-            connection.close()
+        with self._db_lock:
+            self._db.close()
 
 
 def _meta(row: sqlite3.Row) -> DocumentMeta:
@@ -356,16 +345,29 @@ def _stored_chunk(row: sqlite3.Row) -> StoredChunk:
 
 
 class IndexWriter:
-    """Writes one new version into a staging folder: documents, chunks, FTS rows and vectors."""
+    """Writes one new version into a staging folder: documents, chunks, FTS rows and vectors.
 
-    def __init__(self, staging: Path, *, model: str, dimension: int) -> None:
+    Started empty for a full build, or from a copy of the published version (`base`) so that a change
+    touches only the documents it adds or removes.
+    """
+
+    def __init__(self, staging: Path, *, model: str, dimension: int, base: OpenIndex | None = None) -> None:
         self.staging = staging
+        self.incremental = base is not None
         self.manifest = Manifest(version=new_version_name(), model=model, dimension=dimension,
                                  chunking_version=CHUNKING_VERSION, built_at="")
-        self.db = sqlite3.connect(staging / SQLITE)
-        self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
-        self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        self.next_id = 1
+        if base is None:
+            self.db = sqlite3.connect(staging / SQLITE)
+            self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
+            self.vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+            self.next_id = 1
+        else:
+            shutil.copyfile(base.directory / SQLITE, staging / SQLITE)
+            self.db = sqlite3.connect(staging / SQLITE)
+            self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+            self.vectors = faiss.clone_index(base.vectors)
+            self.manifest.documents = dict(base.manifest.documents)
+            self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
 
     def add(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
@@ -379,35 +381,36 @@ class IndexWriter:
         )
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)
+        rows = list(zip(ids.tolist(), chunks, strict=True))
         self.db.executemany(
             'INSERT INTO chunks (id, doc_id, n, section, page, start, "end", text) VALUES (?,?,?,?,?,?,?,?)',
-            [(int(i), c.doc_id, c.n, c.section, c.page, c.start, c.end, c.text) for i, c in zip(ids, chunks,
-                                                                                              strict=True)],
+            [(i, c.doc_id, c.n, c.section, c.page, c.start, c.end, c.text) for i, c in rows],
         )
         self.db.executemany(
             "INSERT INTO chunks_fts (rowid, title, section, body) VALUES (?,?,?,?)",
-            [(int(i), meta.title, c.section or "", c.text) for i, c in zip(ids, chunks, strict=True)],
+            [(i, meta.title, c.section or "", c.text) for i, c in rows],
         )
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self.manifest.documents[document.doc_id] = DocumentEntry(document.file_name, document.content_hash,
                                                                  len(chunks))
 
-    def carry_over(self, source: OpenIndex, doc_id: str) -> None:
-        """Copy an unchanged document, its chunks and its vectors from the previous version."""
-        document = source.document(doc_id)
-        if document is None:
-            raise IndexUnavailable(f"document {doc_id} vanished from the previous index version")
-        rows, vectors = source.vectors_for(doc_id)
-        chunks = [Chunk(doc_id=row["doc_id"], n=row["n"], section=row["section"], page=row["page"],
-                        start=row["start"], end=row["end"], text=row["text"]) for row in rows]
-        self.add(document, chunks, vectors)
+    def remove(self, doc_id: str) -> None:
+        """Take a document, its chunks, keyword rows and vectors out of this version."""
+        ids = [row[0] for row in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        if ids:
+            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
+        self.manifest.documents.pop(doc_id, None)
 
     def finish(self) -> Manifest:
         """Flush everything to disk and write the manifest with checksums; returns it."""
         self.db.commit()
-        self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
-        self.db.commit()
+        if not self.incremental:  # merging the whole keyword index costs time in proportion to its size
+            self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+            self.db.commit()
         self.db.close()
         faiss.write_index(self.vectors, str(self.staging / VECTORS))
         self.manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")

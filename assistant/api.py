@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .admin_api import admin_router
 from .answer import Turn
 from .config import Settings
 from .errors import AssistantError
@@ -131,5 +132,6 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                         "page": s.chunk.page, "text": s.chunk.text} for s in chunks],
         }
 
+    app.include_router(admin_router(settings, assistant))
     add_pages(app, settings, assistant, templates)
     return app

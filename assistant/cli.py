@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from .admin import add_files, remove_documents
 from .build import BuildReport, scan_corpus, sync_index
 from .config import Settings
-from .errors import AssistantError, BadRequest, NotFound
-from .ingest import SUPPORTED_SUFFIXES, doc_id_for
-from .ingest.metadata import sidecar_path
+from .errors import AssistantError, BadRequest
 from .models import Answer, Citation
 from .service import Assistant
 
@@ -105,28 +103,9 @@ def index_update(**flags: Any) -> None:
 def index_add(files: tuple[Path, ...], **flags: Any) -> None:
     """Copy review files into the corpus and index just them."""
     settings = settings_from(**flags)
-    corpus = settings.corpus_dir
-    corpus.mkdir(parents=True, exist_ok=True)
-    placed: list[Path] = []
-    for source in files:
-        if not source.is_file():
-            raise BadRequest(f"{source}: no such file")
-        if source.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise BadRequest(f"{source.name}: unsupported file type; use one of "
-                             f"{', '.join(sorted(SUPPORTED_SUFFIXES))}")
-        target = corpus / source.name
-        if source.resolve() != target.resolve():
-            if not (target.exists() and target.read_bytes() == source.read_bytes()):
-                if target.exists():
-                    _set_aside(target, corpus)
-                shutil.copy2(source, target)
-            if sidecar_path(source).exists():
-                shutil.copy2(sidecar_path(source), sidecar_path(target))
-        placed.append(target)
     assistant = Assistant(settings)
-    report = sync_index(files=placed, store=assistant.store, embedder=assistant.embedder, keep_others=True,
-                        batch_size=settings.batch_size, keep_versions=settings.keep_versions,
-                        progress=terminal_progress)
+    report = add_files(settings=settings, store=assistant.store, embedder=assistant.embedder, files=list(files),
+                       progress=terminal_progress)
     _print_report(report, "Added" if report.changed else "Nothing new")
 
 
@@ -137,29 +116,10 @@ def index_remove(doc_ids: tuple[str, ...], **flags: Any) -> None:
     """Take reviews out of the index; their files move to corpus/.removed/."""
     settings = settings_from(**flags)
     assistant = Assistant(settings)
-    known = assistant.store.read_manifest().documents
-    unknown = [doc_id for doc_id in doc_ids if doc_id not in known]
-    if unknown:
-        raise NotFound(f"not in the index: {', '.join(unknown)}")
-    for path in scan_corpus(settings.corpus_dir):
-        if doc_id_for(path) in doc_ids:
-            _set_aside(path, settings.corpus_dir)
-    report = sync_index(files=[], store=assistant.store, embedder=assistant.embedder, keep_others=True,
-                        drop=frozenset(doc_ids), keep_versions=settings.keep_versions)
+    assistant.store.read_manifest()  # no index: say so before loading the model
+    report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
+                              doc_ids=list(doc_ids))
     _print_report(report, "Removed")
-
-
-def _set_aside(path: Path, corpus: Path) -> None:
-    """Move a file (and its sidecar) to corpus/.removed/, never overwriting what is there."""
-    removed = corpus / ".removed"
-    removed.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for item in (path, sidecar_path(path)):
-        if item.exists():
-            target = removed / item.name
-            if target.exists():
-                target = removed / f"{stamp}-{item.name}"
-            shutil.move(str(item), target)
 
 
 @index.command("status")
@@ -224,6 +184,7 @@ def search_command(query: str, as_json: bool, k: int | None, **flags: Any) -> No
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on [ASSISTANT_HOST].")
 @click.option("--port", type=int, default=None, help="Port [ASSISTANT_PORT].")
+@click.option("--workers", type=int, default=None, help="Worker processes [ASSISTANT_WORKERS].")
 @location_options
 def serve(**flags: Any) -> None:
     """Serve the web chat and the JSON API; builds the index first if there is none."""
@@ -237,9 +198,16 @@ def serve(**flags: Any) -> None:
         click.echo(f"No index yet in {settings.index_dir}; building it from {settings.corpus_dir} ...", err=True)
         _print_report(run_build(settings, assistant), "Built")
     assistant.index()  # fail now, with one clear line, if the index cannot be used
-    click.echo(f"Serving on http://{settings.host}:{settings.port}/", err=True)
-    uvicorn.run(create_app(settings, assistant=assistant), host=settings.host, port=settings.port,
-                log_level="warning")
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)", err=True)
+    if settings.workers > 1:
+        # Each worker process builds its own app from the environment: pass the flags on through it.
+        os.environ.update({"ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
+                           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_MODEL": settings.model})
+        uvicorn.run("assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level="warning")
+    else:
+        uvicorn.run(create_app(settings, assistant=assistant), host=settings.host, port=settings.port,
+                    log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> int:

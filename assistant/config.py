@@ -43,6 +43,10 @@ class Settings:
     # Calibrated on benchmarks/questions.json (see benchmarks/quality.py --calibrate).
     min_score: float = 0.31
     keep_versions: int = 2
+    workers: int = 1
+    # Admin routes (upload, delete) exist only when a token is set.
+    admin_token: str | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -55,6 +59,9 @@ class Settings:
             "host": _env("HOST", base.host),
             "port": _number("PORT", base.port, int),
             "min_score": _number("MIN_SCORE", base.min_score, float),
+            "workers": _number("WORKERS", base.workers, int),
+            "admin_token": os.environ.get("ASSISTANT_ADMIN_TOKEN") or None,
+            "max_upload_bytes": _number("MAX_UPLOAD_MB", base.max_upload_bytes // (1024 * 1024), int) * 1024 * 1024,
         }
         names = {f.name for f in fields(cls)}
         for key, value in overrides.items():

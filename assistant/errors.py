@@ -44,3 +44,15 @@ class IndexBusy(AssistantError):
 
     status = 409
     exit_code = 5
+
+
+class Unauthorized(AssistantError):
+    status = 401
+
+
+class PayloadTooLarge(AssistantError):
+    status = 413
+
+
+class UnsupportedMediaType(AssistantError):
+    status = 415

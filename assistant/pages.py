@@ -84,6 +84,13 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
                     itertools.groupby(chunks, key=lambda stored: stored.chunk.section)]
         return page(request, "document.html", active="documents", document=doc, sections=sections)
 
+    @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
+    def admin(request: Request) -> HTMLResponse:
+        if not settings.admin_token:
+            raise NotFound("the admin page is disabled; set ASSISTANT_ADMIN_TOKEN to enable it")
+        return page(request, "admin.html", documents=assistant.documents(),
+                    max_mb=settings.max_upload_bytes // (1024 * 1024))
+
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
         return page(request, "docs.html")

@@ -34,3 +34,27 @@ def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overr
     sync_index(files=scan_corpus(corpus_dir), store=assistant.store, embedder=assistant.embedder,
                reuse_unchanged=False)
     return assistant
+
+
+class HashingEmbedder:
+    """A fast stand-in for the model (hashed bag of words), to build large indexes in seconds.
+
+    Used only to fill the background of a benchmark: what it measures is the pipeline around the model.
+    """
+
+    name = "benchmark-hashing-embedder"
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+
+    def encode(self, texts: Any, *, batch_size: int = 32) -> Any:
+        import zlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, zlib.crc32(word.encode()) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)

@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .build import BuildReport, Progress, no_progress, scan_corpus, sync_index
+from .build import BuildReport, Progress, no_progress, scan_corpus, sync_with_settings
 from .config import Settings
 from .embedding import Embedder
 from .errors import BadRequest, DocumentUnreadable, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -68,8 +68,8 @@ def add_files(
             kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
             raise BadRequest(f"{source.name}: unsupported file type; use one of {kinds}")
     placed = [place_in_corpus(source, settings.corpus_dir) for source in files]
-    return sync_index(files=placed, store=store, embedder=embedder, keep_others=True, batch_size=settings.batch_size,
-                      keep_versions=settings.keep_versions, progress=progress)
+    return sync_with_settings(settings, files=placed, store=store, embedder=embedder, keep_others=True,
+                              progress=progress)
 
 
 def safe_file_name(uploaded_name: str, kind: str) -> str:
@@ -120,8 +120,7 @@ def accept_upload(
         target = place_in_corpus(staged, settings.corpus_dir, name=name)
     finally:
         staged.unlink(missing_ok=True)
-    return sync_index(files=[target], store=store, embedder=embedder, keep_others=True,
-                      batch_size=settings.batch_size, keep_versions=settings.keep_versions)
+    return sync_with_settings(settings, files=[target], store=store, embedder=embedder, keep_others=True)
 
 
 def remove_documents(
@@ -135,5 +134,5 @@ def remove_documents(
     for path in scan_corpus(settings.corpus_dir):
         if doc_id_for(path) in doc_ids:
             set_aside(path, settings.corpus_dir)
-    return sync_index(files=[], store=store, embedder=embedder, keep_others=True, drop=frozenset(doc_ids),
-                      keep_versions=settings.keep_versions)
+    return sync_with_settings(settings, files=[], store=store, embedder=embedder, keep_others=True,
+                              drop=frozenset(doc_ids))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import BadRequest
@@ -61,15 +61,6 @@ def contextualise(question: str, history: Sequence[Turn]) -> str:
     return f"{previous} {question}"
 
 
-def citation_for(hit: Hit, n: int) -> Citation:
-    chunk, meta = hit.stored.chunk, hit.stored.meta
-    return Citation(
-        n=n, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, title=meta.title, area=meta.area, year=meta.year,
-        section=chunk.section, page=chunk.page, text=chunk.text, score=round(hit.score, 3),
-        url=f"/documents/{chunk.doc_id}#chunk-{chunk.n}", review_type=meta.review_type,
-    )
-
-
 def best_sentences(query: str, passages: Sequence[str]) -> list[str]:
     """For each passage, its sentence (trimmed of list markers) that shares the most rare query words."""
     split = [[_trim(text[s:e]) for s, e in sentence_spans(text)] for text in passages]
@@ -117,7 +108,8 @@ def is_covered(question: str, hits: Sequence[Hit], min_score: float) -> bool:
     return hits[0].score >= min_score or keyword_coverage(question, hits) >= MIN_COVERAGE
 
 
-def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_score: float) -> Answer:
+def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_score: float,
+                   cite: Callable[[Hit, int], Citation]) -> Answer:
     """Quote the best sentence of each of the top passages, or say plainly that nothing fits."""
     found = is_covered(question, hits, min_score)
     shown = searched if searched != question else None
@@ -130,7 +122,7 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_sco
             text += " The nearest material in the reviews is about: " + "; ".join(nearest) + "."
         return Answer(question=question, found=False, answer=text, citations=[], searched=shown)
     cited = [hit for hit in hits if hit.score >= min_score * CITE_FRACTION] or list(hits[:1])
-    citations = [citation_for(hit, n) for n, hit in enumerate(cited, start=1)]
+    citations = [cite(hit, n) for n, hit in enumerate(cited, start=1)]
     quoted = [c for c in citations[:ANSWER_PASSAGES] if c.score >= min_score] or citations[:1]
     sentences = best_sentences(searched, [c.text for c in quoted])
     parts = [f"{sentence} [{c.n}]" for sentence, c in zip(sentences, quoted, strict=True) if sentence]

@@ -14,6 +14,7 @@ from .admin_api import admin_router
 from .answer import Turn
 from .config import Settings
 from .errors import AssistantError
+from .export import export_extracts
 from .models import Answer, Citation
 from .pages import add_pages, make_templates
 from .service import Assistant
@@ -39,7 +40,13 @@ class AskRequest(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    filters: dict[str, Any]
     results: list[Citation]
+
+
+class ExportRequest(BaseModel):
+    chunk_ids: list[str] = Field(description="Passage ids ('review-id#3'), in the order wanted.", max_length=200)
+    format: str = Field(description="md, csv or docx")
 
 
 class ErrorResponse(BaseModel):
@@ -110,14 +117,45 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         return {"status": "ok", **status}
 
     @app.post("/api/ask", response_model=Answer, responses=errors)
-    def ask(body: AskRequest) -> Answer:
+    def ask(request: Request, body: AskRequest) -> Answer:
         history = [Turn(turn.question, turn.answer) for turn in body.history]
-        return assistant.ask(body.question, history=history, k=body.k)
+        return assistant.ask(body.question, history=history, k=body.k, filters=body.filters,
+                             base_url=str(request.base_url))
 
     @app.get("/api/search", response_model=SearchResponse, responses=errors)
-    def search(q: str = Query(description="What to search for."),
-               k: int = Query(default=10, description="How many passages, 1-50.")) -> SearchResponse:
-        return SearchResponse(query=q, results=assistant.search(q, k=k))
+    def search(
+        request: Request,
+        q: str = Query(default="", description="What to search for (may be empty when browsing a theme)."),
+        k: int = Query(default=10, description="How many passages, 1-50."),
+        theme: str | None = Query(default=None, description="A theme id from /api/themes."),
+        area: str | None = Query(default=None, description="The review's area, as in /api/documents."),
+        type: str | None = Query(default=None, description="The review type, as in /api/documents."),
+        year_from: int | None = Query(default=None), year_to: int | None = Query(default=None),
+    ) -> SearchResponse:
+        filters = {"theme": theme, "area": area, "type": type, "year_from": year_from, "year_to": year_to}
+        results = assistant.search(q, k=k, filters=filters, base_url=str(request.base_url))
+        return SearchResponse(query=q, filters={key: v for key, v in filters.items() if v is not None},
+                              results=results)
+
+    @app.get("/api/themes")
+    def themes() -> dict[str, Any]:
+        return {"themes": assistant.theme_summary()}
+
+    @app.get("/api/themes/{theme_id}", responses={404: {"model": ErrorResponse}})
+    def theme(theme_id: str) -> dict[str, Any]:
+        return assistant.theme_across_reviews(theme_id)
+
+    @app.get("/api/facets")
+    def facets() -> dict[str, Any]:
+        return assistant.index().facets()
+
+    @app.post("/api/export", responses={**errors, 404: {"model": ErrorResponse}},
+              response_class=Response)
+    def export(request: Request, body: ExportRequest) -> Response:
+        extracts = assistant.extracts(body.chunk_ids, base_url=str(request.base_url))
+        exported = export_extracts(extracts, body.format, base_url=str(request.base_url))
+        return Response(exported.content, media_type=exported.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{exported.file_name}"'})
 
     @app.get("/api/documents")
     def documents() -> dict[str, Any]:

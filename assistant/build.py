@@ -10,16 +10,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
+from .config import DEFAULT_THEMES, Settings
 from .embedding import Embedder
 from .errors import DocumentUnreadable, IndexUnavailable
 from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_document
 from .ingest.documents import content_hash
 from .models import Chunk, Document
 from .store import IndexStore, IndexWriter, OpenIndex
+from .themes import ThemeTagger, load_themes, themes_hash
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], int, str], Iterable[T]]
@@ -71,6 +73,7 @@ def sync_index(
     drop: frozenset[str] = frozenset(),
     batch_size: int = 32,
     keep_versions: int = 2,
+    themes_path: Path = DEFAULT_THEMES,
     progress: Progress = no_progress,
 ) -> BuildReport:
     """Make the published index hold exactly `files` (plus, with keep_others, what it already held).
@@ -99,10 +102,14 @@ def sync_index(
             vectors = embed_chunks(loaded, embedder, batch_size=batch_size, progress=progress)
             new_ids = {document.doc_id for document, _ in loaded}
             gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
-            if previous is not None and not loaded and not gone:
+            current_themes = themes_hash(themes_path)
+            retag = previous is not None and previous.manifest.themes_hash != current_themes
+            if previous is not None and not loaded and not gone and not retag:
                 report.version = previous.manifest.version
             else:
-                report.version = _write_version(store, embedder, previous, loaded, vectors, keep, keep_versions)
+                tagger = ThemeTagger(load_themes(themes_path), embedder)
+                report.version = _write_version(store, embedder, previous, loaded, vectors, keep, keep_versions,
+                                                tagger=tagger, retag=retag, themes_version=current_themes)
             report.added = [d for d in new_ids if d not in old_docs]
             report.replaced = [d for d in new_ids if d in old_docs]
             report.removed = gone
@@ -115,6 +122,12 @@ def sync_index(
     report.chunks = final.chunk_count
     report.seconds = time.perf_counter() - started
     return report
+
+
+def sync_with_settings(settings: Settings, **arguments: Any) -> BuildReport:
+    """sync_index with the batch size, number of versions kept and themes file taken from settings."""
+    return sync_index(batch_size=settings.batch_size, keep_versions=settings.keep_versions,
+                      themes_path=settings.themes_path, **arguments)
 
 
 def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
@@ -160,16 +173,23 @@ def _write_version(
     vectors: list[np.ndarray],
     keep: set[str],
     keep_versions: int,
+    *,
+    tagger: ThemeTagger,
+    retag: bool,
+    themes_version: str,
 ) -> str:
-    """Write and publish a version holding `keep` (from `previous`) plus the loaded documents."""
+    """Write and publish a version holding `keep` (from `previous`) plus the loaded documents, theme-tagged."""
     staging = store.new_staging()
     writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, base=previous)
+    writer.manifest.themes_hash = themes_version
     try:
         for doc_id in list(writer.manifest.documents):
             if doc_id not in keep:
                 writer.remove(doc_id)
+        if retag:
+            writer.retag(tagger.tag)
         for (document, chunks), doc_vectors in zip(loaded, vectors, strict=True):
-            writer.add(document, chunks, doc_vectors)
+            writer.add(document, chunks, doc_vectors, tagger.tag([c.indexed_text() for c in chunks], doc_vectors))
         manifest = writer.finish()
         store.publish(staging, manifest)
     except BaseException:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from .admin import add_files, remove_documents
-from .build import BuildReport, scan_corpus, sync_index
+from .build import BuildReport, scan_corpus, sync_with_settings
 from .config import Settings
 from .errors import AssistantError, BadRequest
 from .models import Answer, Citation
@@ -69,9 +69,8 @@ def _print_report(report: BuildReport, title: str) -> None:
 
 
 def run_build(settings: Settings, assistant: Assistant) -> BuildReport:
-    return sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
-                      reuse_unchanged=False, batch_size=settings.batch_size, keep_versions=settings.keep_versions,
-                      progress=terminal_progress)
+    return sync_with_settings(settings, files=scan_corpus(settings.corpus_dir), store=assistant.store,
+                              embedder=assistant.embedder, reuse_unchanged=False, progress=terminal_progress)
 
 
 @index.command("build")
@@ -91,9 +90,8 @@ def index_update(**flags: Any) -> None:
     """Sync the index with the corpus folder: new, changed and removed files."""
     settings = settings_from(**flags)
     assistant = Assistant(settings)
-    report = sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store,
-                        embedder=assistant.embedder, batch_size=settings.batch_size,
-                        keep_versions=settings.keep_versions, progress=terminal_progress)
+    report = sync_with_settings(settings, files=scan_corpus(settings.corpus_dir), store=assistant.store,
+                                embedder=assistant.embedder, progress=terminal_progress)
     _print_report(report, "Updated" if report.changed else "Already up to date")
 
 
@@ -140,7 +138,7 @@ def _print_citation(citation: Citation) -> None:
     place = " · ".join(part for part in (citation.section, f"p. {citation.page}" if citation.page else None)
                        if part)
     click.echo(f"[{citation.n}] {citation.title} ({where}) — {place}  score {citation.score:.2f}")
-    click.echo(f"    {citation.url}")
+    click.echo(f"    {citation.url}" + (f"   themes: {', '.join(citation.themes)}" if citation.themes else ""))
     for line in citation.text.splitlines():
         click.echo(f"    {line}")
 
@@ -164,13 +162,20 @@ def ask(question: str, as_json: bool, k: int | None, **flags: Any) -> None:
 
 
 @cli.command("search")
-@click.argument("query")
+@click.argument("query", default="")
 @click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
 @click.option("-k", "k", type=int, default=None, help="How many passages (1-50).")
+@click.option("--theme", default=None, help="Only passages tagged with this theme id (see `assistant themes`).")
+@click.option("--area", default=None, help="Only reviews from this area.")
+@click.option("--type", "review_type", default=None, help="Only reviews of this type.")
+@click.option("--year-from", type=int, default=None, help="Only reviews from this year on.")
+@click.option("--year-to", type=int, default=None, help="Only reviews up to this year.")
 @location_options
-def search_command(query: str, as_json: bool, k: int | None, **flags: Any) -> None:
-    """Find passages on a theme (for trainers): passages only, best first."""
-    citations = Assistant(settings_from(**flags)).search(query, k=k)
+def search_command(query: str, as_json: bool, k: int | None, theme: str | None, area: str | None,
+                   review_type: str | None, year_from: int | None, year_to: int | None, **flags: Any) -> None:
+    """Find passages on a theme (for trainers): passages only, best first, across reviews."""
+    filters = {"theme": theme, "area": area, "type": review_type, "year_from": year_from, "year_to": year_to}
+    citations = Assistant(settings_from(**flags)).search(query, k=k, filters=filters)
     if as_json:
         click.echo(json.dumps({"query": query, "results": [c.to_dict() for c in citations]}, indent=2,
                               ensure_ascii=False))
@@ -179,6 +184,20 @@ def search_command(query: str, as_json: bool, k: int | None, **flags: Any) -> No
         click.echo("No passages found.")
     for citation in citations:
         _print_citation(citation)
+
+
+@cli.command("themes")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@location_options
+def themes_command(as_json: bool, **flags: Any) -> None:
+    """List the themes with how many reviews and passages raise each."""
+    summary = Assistant(settings_from(**flags)).theme_summary()
+    if as_json:
+        click.echo(json.dumps({"themes": summary}, indent=2))
+        return
+    for theme in summary:
+        click.echo(f"{theme['id']:<24} {theme['label']:<42} {theme['documents']:>3} reviews "
+                   f"{theme['chunks']:>5} passages")
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from .errors import BadRequest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+DATA_DIR = PROJECT_ROOT / "assistant" / "data"
+DEFAULT_THEMES = DATA_DIR / "themes.json"
 
 
 def _env(name: str, default: str) -> str:
@@ -34,7 +36,8 @@ class Settings:
     port: int = 8000
     templates_dir: Path = PROJECT_ROOT / "web" / "templates"
     static_dir: Path = PROJECT_ROOT / "web" / "static"
-    glossary_path: Path = PROJECT_ROOT / "assistant" / "data" / "glossary.json"
+    glossary_path: Path = DATA_DIR / "glossary.json"
+    themes_path: Path = DEFAULT_THEMES
     max_question_chars: int = 2000
     default_k: int = 5
     max_k: int = 50

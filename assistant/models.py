@@ -78,6 +78,8 @@ class Citation:
     score: float
     url: str
     review_type: str | None = None
+    themes: list[str] = field(default_factory=list)
+    reference: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .embedding import Embedder
 from .errors import BadRequest
-from .store import OpenIndex, StoredChunk
+from .store import ChunkFilter, OpenIndex, StoredChunk
 
 RRF_K = 5
 CANDIDATES = 50
@@ -23,6 +24,35 @@ were what when where which while who whom why will with would you your yours you
 anything something someone anyone thing things get got make made need needs want tell told know say
 ought must might may shall us let lets i'm i've it's what's
 """.split())
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrow a search to a theme, an area, a review type or a span of years."""
+
+    theme: str | None = None
+    area: str | None = None
+    review_type: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def chunk_filter(self) -> ChunkFilter | None:
+        clauses: list[str] = []
+        parameters: list[Any] = []
+        for clause, value in (
+            ("c.id IN (SELECT chunk_id FROM chunk_themes WHERE theme = ?)", self.theme),
+            ("lower(d.area) = lower(?)", self.area),
+            ("lower(d.review_type) = lower(?)", self.review_type),
+            ("d.year >= ?", self.year_from),
+            ("d.year <= ?", self.year_to),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                parameters.append(value)
+        if not clauses:
+            return None
+        sql = "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE " + " AND ".join(clauses)
+        return ChunkFilter(sql, tuple(parameters))
 
 
 @dataclass
@@ -58,6 +88,7 @@ def search(
     query: str,
     keyword_query: str | None = None,
     k: int = 5,
+    filters: SearchFilters | None = None,
 ) -> list[Hit]:
     """The k best passages, best first, spread across reviews where several answer.
 
@@ -65,8 +96,9 @@ def search(
     """
     vector = embedder.encode([query])[0]
     limit = max(CANDIDATES, k * 4)
-    dense = index.dense(vector, limit)
-    keyword = index.keyword(fts_expression(keyword_query or query), limit)
+    allowed = filters.chunk_filter() if filters else None
+    dense = index.dense(vector, limit, allowed)
+    keyword = index.keyword(fts_expression(keyword_query or query), limit, allowed)
     fused: dict[int, float] = {}
     for ranking in (dense, keyword):
         for rank, (chunk_id, _) in enumerate(ranking):

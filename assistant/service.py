@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .answer import Turn, citation_for, compose_answer, contextualise, validate_question
+from .answer import Turn, compose_answer, contextualise, validate_question
+from .citations import citation_for
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .errors import BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
-from .retrieval import Hit, check_k, search
+from .retrieval import Hit, SearchFilters, check_k, search
 from .store import IndexStore, OpenIndex, StoredChunk
+from .themes import Theme, load_themes
+
+MAX_EXPORT = 200
 
 
 class Assistant:
@@ -46,25 +50,101 @@ class Assistant:
                 self._index = self.store.open(model=self.model_name)
             return self._index
 
-    def _hits(self, question: str, history: Sequence[Turn], k: int) -> tuple[Expansion, list[Hit]]:
+    # --- themes and filters --------------------------------------------------------------------
+
+    @property
+    def themes(self) -> tuple[Theme, ...]:
+        return load_themes(self.settings.themes_path)
+
+    @property
+    def theme_labels(self) -> dict[str, str]:
+        return {theme.id: theme.label for theme in self.themes}
+
+    def filters_from(self, raw: Mapping[str, Any] | None) -> SearchFilters | None:
+        """Check filters given by a person; unknown themes and impossible year spans are refused."""
+        if not raw:
+            return None
+        unknown = set(raw) - {"theme", "area", "type", "review_type", "year_from", "year_to"}
+        if unknown:
+            raise BadRequest(f"unknown filter(s): {', '.join(sorted(unknown))}")
+        theme = raw.get("theme") or None
+        if theme is not None and theme not in self.theme_labels:
+            raise BadRequest(f"unknown theme {theme!r}; GET /api/themes lists them")
+        years: list[int | None] = []
+        for key in ("year_from", "year_to"):
+            value = raw.get(key)
+            if value in (None, ""):
+                years.append(None)
+                continue
+            try:
+                years.append(int(value))
+            except (TypeError, ValueError):
+                raise BadRequest(f"{key} must be a year such as 2021") from None
+        if years[0] is not None and years[1] is not None and years[0] > years[1]:
+            raise BadRequest("year_from is after year_to")
+        filters = SearchFilters(theme=theme, area=_text(raw.get("area")),
+                                review_type=_text(raw.get("type") or raw.get("review_type")),
+                                year_from=years[0], year_to=years[1])
+        return None if filters == SearchFilters() else filters
+
+    # --- asking and searching ----------------------------------------------------------------
+
+    def _hits(self, question: str, history: Sequence[Turn], k: int,
+              filters: SearchFilters | None) -> tuple[Expansion, list[Hit]]:
         """Read the question in the light of the conversation, expand it with the glossary, search."""
         expansion = load_glossary(self.settings.glossary_path).expand(contextualise(question, history))
         hits = search(index=self.index(), embedder=self.embedder, query=expansion.dense_text,
-                      keyword_query=expansion.text, k=k)
+                      keyword_query=expansion.text, k=k, filters=filters)
         return expansion, hits
 
-    def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
+    def _cite(self, base_url: str) -> Callable[[Hit, int], Citation]:
+        labels = self.theme_labels
+        return lambda hit, n: citation_for(hit.stored, n, hit.score, theme_labels=labels, base_url=base_url)
+
+    def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
+            filters: Mapping[str, Any] | None = None, base_url: str = "") -> Answer:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        expansion, hits = self._hits(question, history, k)
+        expansion, hits = self._hits(question, history, k, self.filters_from(filters))
         return compose_answer(question=question, searched=expansion.text, hits=hits,
-                              min_score=self.settings.min_score)
+                              min_score=self.settings.min_score, cite=self._cite(base_url))
 
-    def search(self, query: object, *, k: int | None = None) -> list[Citation]:
+    def search(self, query: object, *, k: int | None = None, filters: Mapping[str, Any] | None = None,
+               base_url: str = "") -> list[Citation]:
+        """Passages for a trainer: best first, across reviews. With a theme and no words, browse the theme."""
+        checked = self.filters_from(filters)
+        if (query is None or (isinstance(query, str) and not query.strip())) and checked and checked.theme:
+            theme = next(t for t in self.themes if t.id == checked.theme)
+            query = f"{theme.label}. {theme.description}"
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        _, hits = self._hits(query, (), k)
-        return [citation_for(hit, n) for n, hit in enumerate(hits, start=1)]
+        _, hits = self._hits(query, (), k, checked)
+        cite = self._cite(base_url)
+        return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
+
+    def extracts(self, chunk_ids: object, *, base_url: str = "") -> list[Citation]:
+        """The passages named by chunk ids ('doc#n'), in the order given; any unknown id is refused."""
+        if not isinstance(chunk_ids, list) or not chunk_ids or not all(isinstance(c, str) for c in chunk_ids):
+            raise BadRequest("chunk_ids must be a non-empty list of passage ids such as 'review-id#3'")
+        if len(chunk_ids) > MAX_EXPORT:
+            raise BadRequest(f"at most {MAX_EXPORT} passages can be exported at once")
+        index = self.index()
+        found: list[StoredChunk] = []
+        missing = []
+        for chunk_id in chunk_ids:
+            doc_id, _, number = chunk_id.rpartition("#")
+            stored = index.chunk_by_key(doc_id, int(number)) if number.isdigit() and doc_id else None
+            if stored is None:
+                missing.append(chunk_id)
+            else:
+                found.append(stored)
+        if missing:
+            raise NotFound(f"no passage with id {', '.join(repr(m) for m in missing[:5])}")
+        labels = self.theme_labels
+        return [citation_for(stored, n, 0.0, theme_labels=labels, base_url=base_url)
+                for n, stored in enumerate(found, start=1)]
+
+    # --- documents, themes, status -------------------------------------------------------------
 
     def documents(self) -> list[dict[str, Any]]:
         return self.index().documents()
@@ -78,6 +158,25 @@ class Assistant:
             raise NotFound(f"no review with id {doc_id!r}")
         return document, index.document_chunks(doc_id)
 
+    def theme_summary(self) -> list[dict[str, Any]]:
+        """Every theme with how many reviews and passages of the current index raise it."""
+        counts = self.index().theme_counts()
+        return [{"id": t.id, "label": t.label, "description": t.description,
+                 "documents": counts.get(t.id, (0, 0))[0], "chunks": counts.get(t.id, (0, 0))[1]}
+                for t in self.themes]
+
+    def theme_across_reviews(self, theme_id: str) -> dict[str, Any]:
+        """Which reviews raise a theme and how often: does the lesson recur?"""
+        theme = next((t for t in self.themes if t.id == theme_id), None)
+        if theme is None:
+            raise NotFound(f"no theme with id {theme_id!r}")
+        index = self.index()
+        documents = index.theme_by_document(theme_id)
+        total = len(index.manifest.documents)
+        return {"id": theme.id, "label": theme.label, "description": theme.description, "documents": documents,
+                "reviews_total": total,
+                "summary": f"{theme.label} appears in {len(documents)} of {total} reviews."}
+
     def status(self) -> dict[str, Any]:
         manifest = self.store.read_manifest()
         return {
@@ -90,3 +189,11 @@ class Assistant:
             "chunking_version": manifest.chunking_version,
             "update_in_progress": self.store.writer_busy(),
         }
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 200:
+        raise BadRequest("filters must be short text")
+    return value.strip() or None

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,10 @@ CREATE TABLE chunks (
     UNIQUE (doc_id, n)
 );
 CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, body, tokenize = 'porter unicode61');
+CREATE TABLE chunk_themes (
+    chunk_id INTEGER NOT NULL REFERENCES chunks(id), theme TEXT NOT NULL, PRIMARY KEY (theme, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX chunk_themes_by_chunk ON chunk_themes (chunk_id);
 """
 
 
@@ -68,6 +72,7 @@ class Manifest:
     built_at: str
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+    themes_hash: str = ""
     format: int = FORMAT_VERSION
 
     @property
@@ -84,6 +89,14 @@ class Manifest:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class ChunkFilter:
+    """A SELECT of the chunk ids a search may return, with its parameters."""
+
+    sql: str
+    parameters: tuple[Any, ...] = ()
+
+
 CHUNK_QUERY = ("SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
                "FROM chunks c JOIN documents d USING (doc_id)")
 
@@ -95,6 +108,7 @@ class StoredChunk:
     id: int
     chunk: Chunk
     meta: DocumentMeta
+    themes: list[str] = field(default_factory=list)
 
 
 def file_sha256(path: Path) -> str:
@@ -268,11 +282,18 @@ class OpenIndex:
 
     # --- search primitives --------------------------------------------------------------------
 
-    def dense(self, query_vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    def dense(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
+              ) -> list[tuple[int, float]]:
         """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
         if self.vectors.ntotal == 0:
             return []
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit)
+        params = None
+        if allowed is not None:
+            ids = np.asarray([row[0] for row in self._rows(allowed.sql, allowed.parameters)], dtype=np.int64)
+            if not len(ids):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def similarities(self, query_vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
@@ -282,14 +303,15 @@ class OpenIndex:
         stored = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
         return {i: float(s) for i, s in zip(ids, stored @ query_vector.reshape(-1), strict=True)}
 
-    def keyword(self, match_expression: str, limit: int) -> list[tuple[int, float]]:
+    def keyword(self, match_expression: str, limit: int, allowed: ChunkFilter | None = None) -> list[tuple[int, float]]:
         """Chunk ids by BM25 for an FTS5 MATCH expression (best first; score: higher is better)."""
         if not match_expression:
             return []
+        where, parameters = ("", []) if allowed is None else (f" AND rowid IN ({allowed.sql})", allowed.parameters)
         rows = self._rows(
-            "SELECT rowid, bm25(chunks_fts, 0.5, 2.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY rank LIMIT ?",
-            (match_expression, limit),
+            "SELECT rowid, bm25(chunks_fts, 0.5, 2.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?"
+            f"{where} ORDER BY rank LIMIT ?",
+            (match_expression, *parameters, limit),
         )
         return [(int(row["rowid"]), -float(row["rank"])) for row in rows]
 
@@ -300,11 +322,15 @@ class OpenIndex:
             return {}
         placeholders = ",".join("?" * len(ids))
         rows = self._rows(f"{CHUNK_QUERY} WHERE c.id IN ({placeholders})", list(ids))
-        return {row["id"]: _stored_chunk(row) for row in rows}
+        stored = {row["id"]: _stored_chunk(row) for row in rows}
+        for row in self._rows(f"SELECT chunk_id, theme FROM chunk_themes WHERE chunk_id IN ({placeholders})",
+                              list(ids)):
+            stored[row["chunk_id"]].themes.append(row["theme"])
+        return stored
 
     def chunk_by_key(self, doc_id: str, n: int) -> StoredChunk | None:
-        rows = self._rows(f"{CHUNK_QUERY} WHERE c.doc_id = ? AND c.n = ?", (doc_id, n))
-        return _stored_chunk(rows[0]) if rows else None
+        rows = self._rows("SELECT id FROM chunks WHERE doc_id = ? AND n = ?", (doc_id, n))
+        return self.chunks([rows[0]["id"]]).get(rows[0]["id"]) if rows else None
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         rows = self._rows(f"{CHUNK_QUERY} WHERE c.doc_id = ? ORDER BY c.n", (doc_id,))
@@ -317,6 +343,32 @@ class OpenIndex:
             "GROUP BY d.doc_id ORDER BY d.year DESC, d.title"
         )
         return [dict(row) for row in rows]
+
+    def theme_counts(self) -> dict[str, tuple[int, int]]:
+        """Per theme id: (documents, chunks) tagged with it."""
+        rows = self._rows("SELECT t.theme, COUNT(DISTINCT c.doc_id) AS documents, COUNT(*) AS chunks "
+                          "FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id GROUP BY t.theme")
+        return {row["theme"]: (row["documents"], row["chunks"]) for row in rows}
+
+    def theme_by_document(self, theme: str) -> list[dict[str, Any]]:
+        """The reviews that raise a theme, with how many of their passages do, most first."""
+        rows = self._rows(
+            "SELECT d.doc_id, d.title, d.area, d.year, d.review_type, COUNT(*) AS chunks, "
+            "(SELECT COUNT(*) FROM chunks a WHERE a.doc_id = d.doc_id) AS total_chunks "
+            "FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
+            "WHERE t.theme = ? GROUP BY d.doc_id ORDER BY chunks DESC, d.year DESC", (theme,))
+        return [dict(row) for row in rows]
+
+    def facets(self) -> dict[str, list[Any]]:
+        """The values the documents take for each filter: areas, review types, years."""
+        return {
+            "areas": [r[0] for r in self._rows("SELECT DISTINCT area FROM documents WHERE area IS NOT NULL "
+                                               "ORDER BY area")],
+            "types": [r[0] for r in self._rows("SELECT DISTINCT review_type FROM documents WHERE review_type "
+                                               "IS NOT NULL ORDER BY review_type")],
+            "years": [r[0] for r in self._rows("SELECT DISTINCT year FROM documents WHERE year IS NOT NULL "
+                                               "ORDER BY year")],
+        }
 
     def document(self, doc_id: str) -> Document | None:
         rows = self._rows("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
@@ -369,9 +421,10 @@ class IndexWriter:
             self.manifest.documents = dict(base.manifest.documents)
             self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
 
-    def add(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
+    def add(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
+            themes: Sequence[Sequence[str]] | None = None) -> None:
+        if len(chunks) != len(vectors) or (themes is not None and len(themes) != len(chunks)):
+            raise ValueError("one vector (and one list of themes) per chunk")
         meta = document.meta
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -390,6 +443,9 @@ class IndexWriter:
             "INSERT INTO chunks_fts (rowid, title, section, body) VALUES (?,?,?,?)",
             [(i, meta.title, c.section or "", c.text) for i, c in rows],
         )
+        if themes is not None:
+            self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
+                                [(i, theme) for i, tags in zip(ids.tolist(), themes, strict=True) for theme in tags])
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self.manifest.documents[document.doc_id] = DocumentEntry(document.file_name, document.content_hash,
@@ -399,11 +455,25 @@ class IndexWriter:
         """Take a document, its chunks, keyword rows and vectors out of this version."""
         ids = [row[0] for row in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.db.execute("DELETE FROM chunk_themes WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
+                        (doc_id,))
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         if ids:
             self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
         self.manifest.documents.pop(doc_id, None)
+
+    def retag(self, tag: Callable[[list[str], np.ndarray], list[list[str]]], batch: int = 4096) -> None:
+        """Tag every chunk again (the themes changed), from its stored text and vector."""
+        self.db.execute("DELETE FROM chunk_themes")
+        rows = self.db.execute("SELECT c.id, c.section, c.text FROM chunks c ORDER BY c.id").fetchall()
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            ids = np.asarray([row[0] for row in part], dtype=np.int64)
+            texts = [Chunk("", 0, row[1], None, 0, 0, row[2]).indexed_text() for row in part]
+            tags = tag(texts, self.vectors.reconstruct_batch(ids))
+            self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
+                                [(int(i), theme) for i, found in zip(ids, tags, strict=True) for theme in found])
 
     def finish(self) -> Manifest:
         """Flush everything to disk and write the manifest with checksums; returns it."""

@@ -14,9 +14,10 @@ import numpy as np
 
 from .embedding import Embedder
 
-# A passage whose meaning is this close (cosine) to a theme's description is tagged even without its terms.
-# Calibrated on benchmarks/theme_labels.json with benchmarks/themes_quality.py.
-MIN_THEME_SIMILARITY = 0.45
+# A passage is also tagged with the one theme whose description is closest in meaning, if at least this
+# close (cosine), even without that theme's terms ("the house was filthy and the children hungry" ->
+# neglect). Calibrated on benchmarks/theme_labels.json with benchmarks/themes_quality.py --sweep.
+MIN_THEME_SIMILARITY = 0.40
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def themes_hash(path: Path) -> str:
 
 
 class ThemeTagger:
-    """Tags texts with theme ids: by the theme's terms, or by closeness to its description."""
+    """Tags texts with theme ids: every theme whose terms they use, and the theme closest in meaning."""
 
     def __init__(self, themes: Sequence[Theme], embedder: Embedder, *,
                  min_similarity: float = MIN_THEME_SIMILARITY) -> None:
@@ -57,7 +58,9 @@ class ThemeTagger:
         similarity = vectors @ self.vectors.T if len(texts) else np.zeros((0, len(self.themes)))
         tags = []
         for row, text in enumerate(texts):
+            closest = int(np.argmax(similarity[row])) if len(self.themes) else -1
             tags.append([theme.id for column, (theme, pattern) in enumerate(zip(self.themes, self.patterns,
                                                                                 strict=True))
-                         if pattern.search(text) or similarity[row, column] >= self.min_similarity])
+                         if pattern.search(text)
+                         or (column == closest and similarity[row, column] >= self.min_similarity)])
         return tags

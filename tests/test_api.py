@@ -82,8 +82,9 @@ def test_bad_ask_requests(client: TestClient, request_kwargs: dict, status: int)
 
 @pytest.mark.parametrize(
     ("params", "status"),
-    [({"q": ""}, 400), ({}, 400), ({"q": "x", "theme": "nope"}, 400), ({"q": "x", "year_from": 2022, "year_to": 2020}, 400), ({"q": "neglect", "k": 0}, 400), ({"q": "neglect", "k": "x"}, 422),
-     ({"q": "y" * 3000}, 400)],
+    [({"q": ""}, 400), ({}, 400), ({"q": "x", "theme": "nope"}, 400),
+     ({"q": "x", "year_from": 2022, "year_to": 2020}, 400), ({"q": "neglect", "k": 0}, 400),
+     ({"q": "neglect", "k": "x"}, 422), ({"q": "y" * 3000}, 400), ({"q": "x", "year_from": "soon"}, 422)],
 )
 def test_bad_search_requests(client: TestClient, params: dict, status: int) -> None:  # type: ignore[type-arg]
     response = client.get("/api/search", params=params)

@@ -1,0 +1,175 @@
+"""Themes, filtered search for trainers, and exports with full references."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import docx
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.build import scan_corpus, sync_index
+from assistant.config import DEFAULT_THEMES, Settings
+from assistant.service import Assistant
+from assistant.themes import ThemeTagger, load_themes
+
+from .conftest import HashEmbedder
+
+REQUIRED = {"neglect", "domestic-abuse", "professional-curiosity", "non-engagement", "was-not-brought",
+            "information-sharing", "escalation", "supervision", "voice-of-child", "housing", "early-help",
+            "mental-health", "exploitation", "child-death", "babies", "culture", "multi-agency", "recording"}
+
+
+@pytest.fixture
+def client(built: Assistant) -> TestClient:
+    return TestClient(create_app(built.settings, assistant=built))
+
+
+def test_taxonomy_is_complete() -> None:
+    themes = load_themes(DEFAULT_THEMES)
+    assert REQUIRED <= {t.id for t in themes}
+    assert all(t.label and len(t.description) > 30 and t.terms for t in themes)
+
+
+def test_terms_tag_passages() -> None:
+    tagger = ThemeTagger(load_themes(DEFAULT_THEMES), HashEmbedder(), min_similarity=2.0)  # terms only
+    texts = ["Health providers should check their 'Was Not Brought' processes.",
+             "Practitioners did not use their professional curiosity.", "The weather was fine."]
+    tags = tagger.tag(texts, HashEmbedder().encode(texts))
+    assert "was-not-brought" in tags[0] and "professional-curiosity" in tags[1] and tags[2] == []
+
+
+def test_api_themes_counts(client: TestClient) -> None:
+    themes = client.get("/api/themes").json()["themes"]
+    assert len(themes) >= 15
+    assert set(themes[0]) == {"id", "label", "description", "documents", "chunks"}
+    by_id = {t["id"]: t for t in themes}
+    assert by_id["housing"]["documents"] >= 3 and by_id["housing"]["chunks"] >= 5
+    assert sum(t["chunks"] > 0 for t in themes) >= 15
+
+
+def test_theme_filter_returns_only_that_theme(client: TestClient) -> None:
+    results = client.get("/api/search", params={"q": "what went wrong", "theme": "housing", "k": 10}).json()["results"]
+    assert results and all("Housing" in r["themes"] for r in results)
+    browse = client.get("/api/search", params={"theme": "domestic-abuse", "k": 5}).json()["results"]
+    assert browse and all("Domestic abuse" in r["themes"] for r in browse)
+
+
+def test_year_area_and_type_filters(client: TestClient) -> None:
+    results = client.get("/api/search", params={"q": "learning", "year_from": 2016, "year_to": 2016,
+                                                "k": 10}).json()["results"]
+    assert results and {r["year"] for r in results} == {2016}
+    results = client.get("/api/search", params={"q": "learning", "year_from": 2021, "k": 20}).json()["results"]
+    assert {r["year"] for r in results} == {2021} and len({r["doc_id"] for r in results}) == 2
+    results = client.get("/api/search", params={"q": "housing", "area": "warwickshire", "k": 5}).json()["results"]
+    assert {r["area"] for r in results} == {"Warwickshire"}
+    results = client.get("/api/search", params={"q": "learning", "type": "Board response to an SCR",
+                                                "k": 20}).json()["results"]
+    assert {r["review_type"] for r in results} == {"Board response to an SCR"}
+    assert client.get("/api/search", params={"q": "x", "area": "Atlantis"}).json()["results"] == []
+
+
+def test_theme_across_reviews(client: TestClient) -> None:
+    body = client.get("/api/themes/information-sharing").json()
+    assert re.fullmatch(r"Information sharing appears in \d of 5 reviews\.", body["summary"])
+    assert body["documents"][0]["chunks"] >= body["documents"][-1]["chunks"]
+    assert client.get("/api/themes/nonsense").status_code == 404
+
+
+def test_citations_carry_themes_and_a_reference(client: TestClient) -> None:
+    result = client.get("/api/search", params={"q": "Graded Care Profile", "k": 1}).json()["results"][0]
+    assert "Neglect" in result["themes"]
+    assert result["reference"].startswith("Luton Safeguarding Children Board (2016) Response to the serious case")
+    assert "Available at: http://testserver/documents/2016-luton-child-f-scr-response#chunk-" in result["reference"]
+
+
+def pick(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
+    first = client.get("/api/search", params={"q": "professional curiosity", "k": 3}).json()["results"]
+    second = client.get("/api/search", params={"q": "Gather share and record information", "k": 1}).json()["results"]
+    return [second[0], *first[:2]]
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "docx"])
+def test_export_holds_every_passage_verbatim_with_references(client: TestClient, fmt: str) -> None:
+    extracts = pick(client)
+    response = client.post("/api/export", json={"chunk_ids": [e["chunk_id"] for e in extracts], "format": fmt})
+    assert response.status_code == 200
+    assert re.search(rf'attachment; filename="safeguarding-review-extracts-\d{{4}}-\d\d-\d\d\.{fmt}"',
+                     response.headers["content-disposition"])
+    if fmt == "md":
+        text = response.content.decode()
+        for extract in extracts:
+            quoted = "\n".join(f"> {line}" if line else ">" for line in extract["text"].split("\n"))
+            assert quoted in text
+            assert f"**Review:** {extract['title']}" in text and f"**Year:** {extract['year']}" in text
+            assert f"**Link:** http://testserver{extract['url']}" in text
+        positions = [text.index(e["text"].split("\n")[0]) for e in extracts]
+        assert positions == sorted(positions)  # the order chosen is kept
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+        assert list(rows[0]) == ["title", "area", "year", "type", "section", "page", "text", "url", "themes",
+                                 "reference"]
+        assert [row["text"] for row in rows] == [e["text"] for e in extracts]
+        assert rows[0]["title"] == extracts[0]["title"] and rows[0]["url"] == "http://testserver" + extracts[0]["url"]
+        assert rows[0]["type"] == extracts[0]["review_type"]
+    else:
+        document = docx.Document(io.BytesIO(response.content))
+        paragraphs = [p.text for p in document.paragraphs]
+        assert paragraphs[0] == "Extracts from safeguarding case reviews"
+        for number, extract in enumerate(extracts, start=1):
+            assert f"{number}. {extract['title']}" in paragraphs
+            assert extract["text"] in paragraphs
+            reference = paragraphs[paragraphs.index(extract["text"]) + 1]
+            assert f"Review: {extract['title']}" in reference and f"Area: {extract['area']}" in reference
+            assert f"Link: http://testserver{extract['url']}" in reference
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"chunk_ids": ["no-such-review#1"], "format": "md"}, 404),
+     ({"chunk_ids": ["2016-luton-child-f-scr-response#999"], "format": "md"}, 404),
+     ({"chunk_ids": ["2016-luton-child-f-scr-response#1"], "format": "pdf"}, 400),
+     ({"chunk_ids": [], "format": "md"}, 400),
+     ({"chunk_ids": "2016-luton-child-f-scr-response#1", "format": "md"}, 422),
+     ({"chunk_ids": ["x#1"] * 201, "format": "md"}, 422)],
+)
+def test_bad_exports_give_no_file(client: TestClient, body: dict, status: int) -> None:  # type: ignore[type-arg]
+    response = client.post("/api/export", json=body)
+    assert response.status_code == status
+    assert "content-disposition" not in response.headers
+    assert response.json()["status"] == status
+
+
+def test_changed_themes_retag_the_index(built: Assistant, settings: Settings, tmp_path: Path) -> None:
+    data = json.loads(DEFAULT_THEMES.read_text())
+    data["themes"].append({"id": "trampolines", "label": "Trampolines", "description": "Trampoline safety.",
+                           "terms": ["graded care profile"]})
+    edited = tmp_path / "themes.json"
+    edited.write_text(json.dumps(data))
+    before = built.store.current_version()
+    report = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder(),
+                        themes_path=edited)
+    assert report.version != before and report.embedded_chunks == 0
+    assert built.index().theme_counts()["trampolines"][1] >= 1
+
+
+def test_cli_search_with_filters(real_index: Settings, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from assistant.cli import main
+
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(real_index.index_dir))
+    assert main(["search", "--json", "--theme", "housing", "--year-to", "2015", "eviction"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert results and all(r["year"] <= 2015 and "Housing" in r["themes"] for r in results)
+    assert main(["search", "--theme", "nope", "x"]) == 2
+    assert "unknown theme" in capsys.readouterr().err
+
+
+def test_professional_curiosity_draws_on_three_reviews(real_index: Settings) -> None:
+    client = TestClient(create_app(real_index))
+    results = client.get("/api/search", params={"q": "professional curiosity", "k": 10}).json()["results"]
+    assert len({r["doc_id"] for r in results}) >= 3

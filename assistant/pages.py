@@ -84,6 +84,17 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
                     itertools.groupby(chunks, key=lambda stored: stored.chunk.section)]
         return page(request, "document.html", active="documents", document=doc, sections=sections)
 
+    @app.get("/extracts", response_class=HTMLResponse, include_in_schema=False)
+    def extracts(request: Request) -> HTMLResponse:
+        return page(request, "extracts.html", active="extracts", themes=assistant.themes,
+                    facets=assistant.index().facets(), max_chars=settings.max_question_chars)
+
+    @app.get("/themes", response_class=HTMLResponse, include_in_schema=False)
+    def themes(request: Request) -> HTMLResponse:
+        summary = sorted(assistant.theme_summary(), key=lambda theme: (-theme["documents"], -theme["chunks"]))
+        return page(request, "themes.html", active="themes", themes=summary,
+                    total=len(assistant.store.read_manifest().documents))
+
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
     def admin(request: Request) -> HTMLResponse:
         if not settings.admin_token:

@@ -204,3 +204,37 @@ def test_api_docs_page_is_served_locally(live_server: str, browser: WebDriver) -
     browser.get(live_server + "/docs")
     wait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
     assert "/api/ask" in browser.find_element(By.ID, "swagger-ui").text
+
+
+def test_extracts_collect_reload_and_download(live_server: str, browser: WebDriver, tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.get(live_server + "/extracts")
+    browser.find_element(By.ID, "q").send_keys("professional curiosity")
+    browser.find_element(By.CSS_SELECTOR, "#theme option[value='professional-curiosity']").click()
+    browser.find_element(By.ID, "search-button").click()
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .citation")) >= 2)
+    assert "Professional curiosity appears in" in wait(browser).until(
+        lambda d: d.find_element(By.ID, "theme-overview").text)
+    results = browser.find_elements(By.CSS_SELECTOR, "#results .citation")
+    picked = [r.find_element(By.CLASS_NAME, "passage").text for r in results[:2]]
+    for result in results[:2]:
+        assert "Professional curiosity" in result.find_element(By.CLASS_NAME, "tags").text
+        result.find_element(By.CSS_SELECTOR, "button.add-extract").click()
+    assert browser.find_element(By.ID, "collection-count").text == "2"
+    screenshot(browser, "extracts-desktop")
+
+    browser.refresh()
+    wait(browser).until(lambda d: d.find_element(By.ID, "collection-count").text == "2")
+    collected = browser.find_elements(By.CSS_SELECTOR, "#collection .collected")
+    assert len(collected) == 2
+    # reorder: the second moves up
+    collected[1].find_element(By.XPATH, ".//button[text()='Up']").click()
+    browser.find_element(By.CSS_SELECTOR, ".export-buttons button[data-format='md']").click()
+    wait(browser).until(lambda d: list(downloads.glob("*.md")))
+    exported = next(downloads.glob("*.md")).read_text(encoding="utf-8")
+    assert exported.startswith("# Extracts from safeguarding case reviews")
+    first_line = [p.split("\n")[0] for p in reversed(picked)]
+    assert exported.index(first_line[0]) < exported.index(first_line[1])
+    assert exported.count("**Reference:**") == 2

@@ -14,19 +14,7 @@
   var turnCount = 0;
   var busy = false;
 
-  function el(tag, attributes) {
-    var node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (name) {
-      if (name === "class") node.className = attributes[name];
-      else node.setAttribute(name, attributes[name]);
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined || child === "") continue;
-      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  var el = window.Assistant.el;
 
   function showError(message) {
     errorBox.textContent = message;
@@ -48,21 +36,10 @@
     form.setAttribute("aria-busy", value ? "true" : "false");
   }
 
-  function citationLine(citation) {
-    return [citation.area, citation.year, citation.review_type].filter(Boolean).join(" · ");
-  }
-
   function renderCitation(citation, turn) {
-    var where = [citation.section, citation.page ? "page " + citation.page : null].filter(Boolean).join(" · ");
-    return el("li", { id: "cite-" + turn + "-" + citation.n, class: "citation", tabindex: "-1" },
-      el("p", { class: "citation-title" },
-        el("span", { class: "citation-n" }, "[" + citation.n + "]"), " ",
-        el("strong", {}, citation.title)),
-      el("p", { class: "citation-meta" }, citationLine(citation)),
-      where ? el("p", { class: "citation-where" }, where) : null,
-      el("blockquote", { class: "passage" }, citation.text),
-      el("a", { href: citation.url, class: "context-link" }, "Read in context",
-        el("span", { class: "visually-hidden" }, ": " + citation.title)));
+    var item = el("li", { id: "cite-" + turn + "-" + citation.n, class: "citation", tabindex: "-1" });
+    window.Assistant.citationBody(citation).forEach(function (node) { item.appendChild(node); });
+    return item;
   }
 
   function renderAnswerText(text, turn) {

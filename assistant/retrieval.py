@@ -8,11 +8,17 @@ from typing import Any
 
 from .embedding import Embedder
 from .errors import BadRequest
+from .models import Chunk
 from .store import ChunkFilter, OpenIndex, StoredChunk
 
 RRF_K = 5
 CANDIDATES = 50
 SAME_DOCUMENT_DECAY = 0.85
+# Weight in the fusion of the third ranking: passages holding pairs of the question's own words close together.
+PHRASE_WEIGHT = 0.5
+# Adjacent passages of one section that both rank in the top MERGE_WITHIN are cited as one passage.
+MERGE_WITHIN = 5
+MERGE_MAX_WORDS = 200
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -75,6 +81,13 @@ def fts_expression(text: str) -> str:
     return " OR ".join(f'"{term}"' for term in keyword_terms(text))
 
 
+def fts_pairs_expression(text: str) -> str:
+    """FTS5 NEAR groups for each pair of neighbouring content words, so that a passage using two of the
+    question's words together ('house fire', 'lead professional') ranks above one using them apart."""
+    terms = keyword_terms(text)
+    return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in zip(terms, terms[1:], strict=False))
+
+
 def check_k(k: int, max_k: int = 50) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= max_k:
         raise BadRequest(f"k must be a whole number from 1 to {max_k}")
@@ -87,22 +100,28 @@ def search(
     embedder: Embedder,
     query: str,
     keyword_query: str | None = None,
+    phrase_query: str | None = None,
+    focus_query: str | None = None,
     k: int = 5,
     filters: SearchFilters | None = None,
 ) -> list[Hit]:
     """The k best passages, best first, spread across reviews where several answer.
 
-    `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25.
+    `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25 over any
+    of its words; `phrase_query` (the person's own words) feeds BM25 over pairs of neighbouring words;
+    `focus_query`, for a follow-up, is the latest turn alone, so its new topic is not outweighed by the old.
     """
     vector = embedder.encode([query])[0]
     limit = max(CANDIDATES, k * 4)
     allowed = filters.chunk_filter() if filters else None
     dense = index.dense(vector, limit, allowed)
     keyword = index.keyword(fts_expression(keyword_query or query), limit, allowed)
+    phrases = index.keyword(fts_pairs_expression(phrase_query), limit, allowed) if phrase_query else []
+    focus = index.keyword(fts_expression(focus_query), limit, allowed) if focus_query else []
     fused: dict[int, float] = {}
-    for ranking in (dense, keyword):
+    for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, PHRASE_WEIGHT), (focus, 1.0)):
         for rank, (chunk_id, _) in enumerate(ranking):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
     cosine = dict(dense)
     missing = [chunk_id for chunk_id in fused if chunk_id not in cosine]
     cosine.update(index.similarities(vector, missing))
@@ -123,3 +142,42 @@ def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:
         picked.append(best)
         per_document[best.stored.chunk.doc_id] = per_document.get(best.stored.chunk.doc_id, 0) + 1
     return picked
+
+
+def merge_adjacent(hits: list[Hit], index: OpenIndex, *, within: int = MERGE_WITHIN,
+                   max_words: int = MERGE_MAX_WORDS) -> list[Hit]:
+    """Cite neighbouring passages of one section that both rank near the top as one passage in context.
+
+    The merged passage keeps the better hit's scores and place; the other hit is dropped from the list.
+    """
+    top = {(hit.stored.chunk.doc_id, hit.stored.chunk.n): hit for hit in hits[:within]}
+    absorbed: set[tuple[str, int]] = set()
+    merged: list[Hit] = []
+    for hit in hits:
+        chunk = hit.stored.chunk
+        key = (chunk.doc_id, chunk.n)
+        if key in absorbed:
+            continue
+        parts = [hit.stored]
+        if key in top:
+            for neighbour_n in (chunk.n - 1, chunk.n + 1):
+                neighbour = top.get((chunk.doc_id, neighbour_n))
+                if (neighbour is None or (chunk.doc_id, neighbour_n) in absorbed
+                        or neighbour.stored.chunk.section != chunk.section
+                        or sum(len(p.chunk.text.split()) for p in parts) + len(neighbour.stored.chunk.text.split())
+                        > max_words):
+                    continue
+                parts.append(neighbour.stored)
+                absorbed.add((chunk.doc_id, neighbour_n))
+        absorbed.add(key)
+        merged.append(hit if len(parts) == 1 else Hit(_joined(parts), hit.score, hit.fused))
+    return merged
+
+
+def _joined(parts: list[StoredChunk]) -> StoredChunk:
+    parts = sorted(parts, key=lambda stored: stored.chunk.n)
+    first, last = parts[0].chunk, parts[-1].chunk
+    chunk = Chunk(doc_id=first.doc_id, n=first.n, section=first.section, page=first.page, start=first.start,
+                  end=last.end, text="\n\n".join(part.chunk.text for part in parts))
+    themes = sorted({theme for part in parts for theme in part.themes})
+    return StoredChunk(id=parts[0].id, chunk=chunk, meta=parts[0].meta, themes=themes)

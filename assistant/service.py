@@ -13,7 +13,7 @@ from .embedding import Embedder, load_embedder
 from .errors import BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
-from .retrieval import Hit, SearchFilters, check_k, search
+from .retrieval import Hit, SearchFilters, check_k, merge_adjacent, search
 from .store import IndexStore, OpenIndex, StoredChunk
 from .themes import Theme, load_themes
 
@@ -92,9 +92,13 @@ class Assistant:
     def _hits(self, question: str, history: Sequence[Turn], k: int,
               filters: SearchFilters | None) -> tuple[Expansion, list[Hit]]:
         """Read the question in the light of the conversation, expand it with the glossary, search."""
-        expansion = load_glossary(self.settings.glossary_path).expand(contextualise(question, history))
+        glossary = load_glossary(self.settings.glossary_path)
+        in_context = contextualise(question, history)
+        expansion = glossary.expand(in_context)
+        focus = glossary.expand(question).text if in_context != question else None
         hits = search(index=self.index(), embedder=self.embedder, query=expansion.dense_text,
-                      keyword_query=expansion.text, k=k, filters=filters)
+                      keyword_query=expansion.text, phrase_query=expansion.question, focus_query=focus, k=k,
+                      filters=filters)
         return expansion, hits
 
     def _cite(self, base_url: str) -> Callable[[Hit, int], Citation]:
@@ -106,6 +110,7 @@ class Assistant:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         expansion, hits = self._hits(question, history, k, self.filters_from(filters))
+        hits = merge_adjacent(hits, self.index())
         return compose_answer(question=question, searched=expansion.text, hits=hits,
                               min_score=self.settings.min_score, cite=self._cite(base_url))
 

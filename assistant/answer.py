@@ -102,10 +102,12 @@ def keyword_coverage(question: str, hits: Sequence[Hit]) -> float:
 
 
 def is_covered(question: str, hits: Sequence[Hit], min_score: float) -> bool:
-    """Found when the best passage is close in meaning, or holds nearly every word of the question."""
+    """Found when a top passage (or one of its sentences) is close in meaning to the question, or holds
+    nearly every word of it."""
     if not hits:
         return False
-    return hits[0].score >= min_score or keyword_coverage(question, hits) >= MIN_COVERAGE
+    evidence = max(hit.evidence for hit in hits[:ANSWER_PASSAGES])
+    return evidence >= min_score or keyword_coverage(question, hits) >= MIN_COVERAGE
 
 
 def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_score: float,
@@ -121,9 +123,15 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_sco
         if nearest:
             text += " The nearest material in the reviews is about: " + "; ".join(nearest) + "."
         return Answer(question=question, found=False, answer=text, citations=[], searched=shown)
-    cited = [hit for hit in hits if hit.score >= min_score * CITE_FRACTION] or list(hits[:1])
+    cited = [hit for hit in hits if hit.evidence >= min_score * CITE_FRACTION] or list(hits[:1])
     citations = [cite(hit, n) for n, hit in enumerate(cited, start=1)]
-    quoted = [c for c in citations[:ANSWER_PASSAGES] if c.score >= min_score] or citations[:1]
-    sentences = best_sentences(searched, [c.text for c in quoted])
-    parts = [f"{sentence} [{c.n}]" for sentence, c in zip(sentences, quoted, strict=True) if sentence]
+    quoted = [(hit, c) for hit, c in list(zip(cited, citations, strict=True))[:ANSWER_PASSAGES]
+              if hit.evidence >= min_score] or [(cited[0], citations[0])]
+    by_words = best_sentences(searched, [c.text for _, c in quoted])
+    parts = []
+    for (hit, citation), fallback in zip(quoted, by_words, strict=True):
+        # the sentence closest in meaning to the question, else the one sharing most of its rare words
+        sentence = _trim(citation.text[hit.sentence[0]:hit.sentence[1]]) if hit.sentence else fallback
+        if sentence:
+            parts.append(f"{sentence} [{citation.n}]")
     return Answer(question=question, found=True, answer=" ".join(parts), citations=citations, searched=shown)

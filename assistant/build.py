@@ -6,6 +6,7 @@ a change grows with what changed, not with the size of the index.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from .errors import DocumentUnreadable, IndexUnavailable
 from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_document
 from .ingest.documents import content_hash
 from .models import Chunk, Document
-from .store import IndexStore, IndexWriter, OpenIndex
+from .store import EmbeddedDocument, IndexStore, IndexWriter, OpenIndex
+from .text import sentence_spans
 from .themes import ThemeTagger, load_themes, themes_hash
 
 T = TypeVar("T")
@@ -99,7 +101,6 @@ def sync_index(
             keep -= changing
             loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
                                progress=progress)
-            vectors = embed_chunks(loaded, embedder, batch_size=batch_size, progress=progress)
             new_ids = {document.doc_id for document, _ in loaded}
             gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
             current_themes = themes_hash(themes_path)
@@ -108,7 +109,8 @@ def sync_index(
                 report.version = previous.manifest.version
             else:
                 tagger = ThemeTagger(load_themes(themes_path), embedder)
-                report.version = _write_version(store, embedder, previous, loaded, vectors, keep, keep_versions,
+                embedded = embed_documents(loaded, embedder, tagger, batch_size=batch_size, progress=progress)
+                report.version = _write_version(store, embedder, previous, embedded, keep, keep_versions,
                                                 tagger=tagger, retag=retag, themes_version=current_themes)
             report.added = [d for d in new_ids if d not in old_docs]
             report.replaced = [d for d in new_ids if d in old_docs]
@@ -169,8 +171,7 @@ def _write_version(
     store: IndexStore,
     embedder: Embedder,
     previous: OpenIndex | None,
-    loaded: list[tuple[Document, list[Chunk]]],
-    vectors: list[np.ndarray],
+    embedded: list[EmbeddedDocument],
     keep: set[str],
     keep_versions: int,
     *,
@@ -188,8 +189,8 @@ def _write_version(
                 writer.remove(doc_id)
         if retag:
             writer.retag(tagger.tag)
-        for (document, chunks), doc_vectors in zip(loaded, vectors, strict=True):
-            writer.add(document, chunks, doc_vectors, tagger.tag([c.indexed_text() for c in chunks], doc_vectors))
+        for document in embedded:
+            writer.add(document)
         manifest = writer.finish()
         store.publish(staging, manifest)
     except BaseException:
@@ -218,26 +219,68 @@ def _open_previous(store: IndexStore, model: str, *, required: bool) -> OpenInde
         return None  # another model, chunking or a damaged file: everything is rebuilt
 
 
-def embed_chunks(
+# Chunk vectors are the mean of their sentences' vectors and their section title's: one encoding pass
+# over the text gives both the passage-level and the sentence-level index. False: encode each chunk's
+# indexed text as well (about twice the cost).
+CHUNK_VECTORS_FROM_SENTENCES = True
+
+
+def sentence_text(chunk_text: str, span: tuple[int, int]) -> str:
+    """A sentence as embedded and quoted: without a list marker in front."""
+    return re.sub(r"^(?:[-*•]|\d{1,2}[.)])\s+", "", chunk_text[span[0]:span[1]].strip())
+
+
+def embed_documents(
     loaded: list[tuple[Document, list[Chunk]]],
     embedder: Embedder,
+    tagger: ThemeTagger,
     *,
     batch_size: int,
     progress: Progress = no_progress,
-) -> list[np.ndarray]:
-    """Embed every chunk's indexed text in large groups; returns one array per document."""
-    texts = [chunk.indexed_text() for document, chunks in loaded for chunk in chunks]
+) -> list[EmbeddedDocument]:
+    """Embed every sentence (and each distinct section title) once; tag each chunk with its themes."""
+    spans = [[sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks] for _, chunks in loaded]
+    sections = sorted({chunk.section for _, chunks in loaded for chunk in chunks if chunk.section})
+    texts = [sentence_text(chunk.text, span) for (_, chunks), doc_spans in zip(loaded, spans, strict=True)
+             for chunk, chunk_spans in zip(chunks, doc_spans, strict=True) for span in chunk_spans]
+    if not CHUNK_VECTORS_FROM_SENTENCES:
+        texts += [chunk.indexed_text() for _, chunks in loaded for chunk in chunks]
+    flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size, progress=progress)
+    section_vectors = dict(zip(sections, flat[len(texts):], strict=True))
+    whole_chunks = flat[sum(len(s) for doc in spans for s in doc):len(texts)]
+    out: list[EmbeddedDocument] = []
+    offset = 0
+    chunk_offset = 0
+    for (document, chunks), doc_spans in zip(loaded, spans, strict=True):
+        chunk_vectors = []
+        sentence_vectors = []
+        for chunk, chunk_spans in zip(chunks, doc_spans, strict=True):
+            own = flat[offset:offset + len(chunk_spans)]
+            offset += len(chunk_spans)
+            sentence_vectors.append(own)
+            if CHUNK_VECTORS_FROM_SENTENCES:
+                parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
+                mean = np.concatenate(parts).mean(axis=0)
+                chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
+            else:
+                chunk_vectors.append(whole_chunks[chunk_offset])
+                chunk_offset += 1
+        vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), embedder.dimension)
+        out.append(EmbeddedDocument(
+            document=document, chunks=chunks, vectors=vectors, sentences=doc_spans,
+            sentence_vectors=np.concatenate(sentence_vectors) if sentence_vectors else np.zeros(
+                (0, embedder.dimension), dtype=np.float32),
+            themes=tagger.tag([chunk.indexed_text() for chunk in chunks], vectors),
+        ))
+    return out
+
+
+def _encode_all(texts: list[str], embedder: Embedder, *, batch_size: int, progress: Progress) -> np.ndarray:
     group = batch_size * 32
     parts: list[np.ndarray] = []
     for start in progress(range(0, len(texts), group), _ceil_div(len(texts), group), "Embedding"):
         parts.append(embedder.encode(texts[start:start + group], batch_size=batch_size))
-    flat = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
-    out: list[np.ndarray] = []
-    offset = 0
-    for _, chunks in loaded:
-        out.append(flat[offset:offset + len(chunks)])
-        offset += len(chunks)
-    return out
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -16,6 +16,8 @@ CANDIDATES = 50
 SAME_DOCUMENT_DECAY = 0.85
 # Weight in the fusion of the third ranking: passages holding pairs of the question's own words close together.
 PHRASE_WEIGHT = 0.5
+# Weight of the ranking of passages by their single closest sentence.
+SENTENCE_WEIGHT = 1.0
 # Adjacent passages of one section that both rank in the top MERGE_WITHIN are cited as one passage.
 MERGE_WITHIN = 5
 MERGE_MAX_WORDS = 200
@@ -68,6 +70,13 @@ class Hit:
     stored: StoredChunk
     score: float
     fused: float
+    sentence: tuple[int, int] | None = None  # the span, in the passage's text, of its sentence closest to the query
+    sentence_score: float | None = None  # that sentence's cosine similarity to the query
+
+    @property
+    def evidence(self) -> float:
+        """How well the passage answers: the similarity of its best sentence (sharper than the passage's)."""
+        return self.sentence_score if self.sentence_score is not None else self.score
 
 
 def keyword_terms(text: str) -> list[str]:
@@ -118,8 +127,10 @@ def search(
     keyword = index.keyword(fts_expression(keyword_query or query), limit, allowed)
     phrases = index.keyword(fts_pairs_expression(phrase_query), limit, allowed) if phrase_query else []
     focus = index.keyword(fts_expression(focus_query), limit, allowed) if focus_query else []
+    by_sentence = [(chunk_id, score) for chunk_id, score, _ in index.best_sentences(vector, limit * 3, allowed)]
     fused: dict[int, float] = {}
-    for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, PHRASE_WEIGHT), (focus, 1.0)):
+    for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, PHRASE_WEIGHT), (focus, 1.0),
+                            (by_sentence, SENTENCE_WEIGHT)):
         for rank, (chunk_id, _) in enumerate(ranking):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
     cosine = dict(dense)
@@ -127,8 +138,13 @@ def search(
     cosine.update(index.similarities(vector, missing))
     ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: limit]
     stored = index.chunks(ordered)
-    hits = [Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored]
-    return diversify(hits, k, SAME_DOCUMENT_DECAY)
+    hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored], k, SAME_DOCUMENT_DECAY)
+    sentence_scores = index.sentence_scores(vector, [hit.stored.id for hit in hits])
+    for hit in hits:
+        scored = sentence_scores.get(hit.stored.id)
+        if scored:
+            hit.sentence_score, hit.sentence = max(scored)
+    return hits
 
 
 def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:
@@ -170,14 +186,22 @@ def merge_adjacent(hits: list[Hit], index: OpenIndex, *, within: int = MERGE_WIT
                 parts.append(neighbour.stored)
                 absorbed.add((chunk.doc_id, neighbour_n))
         absorbed.add(key)
-        merged.append(hit if len(parts) == 1 else Hit(_joined(parts), hit.score, hit.fused))
+        merged.append(hit if len(parts) == 1 else _joined(hit, parts))
     return merged
 
 
-def _joined(parts: list[StoredChunk]) -> StoredChunk:
+def _joined(hit: Hit, parts: list[StoredChunk]) -> Hit:
+    """One hit for neighbouring passages; its sentence span moves with its passage's place in the text."""
     parts = sorted(parts, key=lambda stored: stored.chunk.n)
     first, last = parts[0].chunk, parts[-1].chunk
+    texts = [part.chunk.text for part in parts]
     chunk = Chunk(doc_id=first.doc_id, n=first.n, section=first.section, page=first.page, start=first.start,
-                  end=last.end, text="\n\n".join(part.chunk.text for part in parts))
+                  end=last.end, text="\n\n".join(texts))
     themes = sorted({theme for part in parts for theme in part.themes})
-    return StoredChunk(id=parts[0].id, chunk=chunk, meta=parts[0].meta, themes=themes)
+    sentence = None
+    if hit.sentence is not None:
+        shift = sum(len(text) + 2 for part, text in zip(parts, texts, strict=True)
+                    if part.chunk.n < hit.stored.chunk.n)
+        sentence = (hit.sentence[0] + shift, hit.sentence[1] + shift)
+    return Hit(StoredChunk(id=hit.stored.id, chunk=chunk, meta=parts[0].meta, themes=themes), hit.score,
+               hit.fused, sentence, hit.sentence_score)

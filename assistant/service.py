@@ -105,6 +105,10 @@ class Assistant:
         labels = self.theme_labels
         return lambda hit, n: citation_for(hit.stored, n, hit.score, theme_labels=labels, base_url=base_url)
 
+    def hits_for(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
+        """The passages an answer would be built from (for calibration and diagnostics)."""
+        return self._hits(question, history, k or self.settings.default_k, None)[1]
+
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
             filters: Mapping[str, Any] | None = None, base_url: str = "") -> Answer:
         question = validate_question(question, max_chars=self.settings.max_question_chars)

@@ -35,7 +35,9 @@ from .models import Chunk, Document, DocumentMeta
 MANIFEST = "manifest.json"
 SQLITE = "index.sqlite"
 VECTORS = "vectors.faiss"
-FORMAT_VERSION = 1
+SENTENCES = "sentences.faiss"
+DATA_FILES = (SQLITE, VECTORS, SENTENCES)
+FORMAT_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -53,6 +55,11 @@ CREATE TABLE chunk_themes (
     chunk_id INTEGER NOT NULL REFERENCES chunks(id), theme TEXT NOT NULL, PRIMARY KEY (theme, chunk_id)
 ) WITHOUT ROWID;
 CREATE INDEX chunk_themes_by_chunk ON chunk_themes (chunk_id);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL REFERENCES chunks(id), start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL
+);
+CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
 """
 
 
@@ -87,6 +94,19 @@ class Manifest:
         data = json.loads(raw)
         data["documents"] = {key: DocumentEntry(**value) for key, value in data["documents"].items()}
         return cls(**data)
+
+
+@dataclass
+class EmbeddedDocument:
+    """A document ready to be written: its chunks, their vectors and themes, and each chunk's sentences
+    (spans in the chunk's text) with their vectors, in chunk order."""
+
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    sentences: list[list[tuple[int, int]]]
+    sentence_vectors: np.ndarray
+    themes: list[list[str]]
 
 
 @dataclass(frozen=True)
@@ -252,7 +272,7 @@ class OpenIndex:
     def __init__(self, directory: Path, manifest: Manifest, *, verify: bool = True) -> None:
         self.directory = directory
         self.manifest = manifest
-        for name in (SQLITE, VECTORS):
+        for name in DATA_FILES:
             path = directory / name
             if not path.exists():
                 raise IndexUnavailable(f"index file {name} is missing from {directory}; rebuild the index")
@@ -260,9 +280,10 @@ class OpenIndex:
                 raise IndexUnavailable(f"index file {path} is corrupt (checksum mismatch); rebuild the index")
         try:
             self.vectors = faiss.read_index(str(directory / VECTORS))
+            self.sentence_vectors = faiss.read_index(str(directory / SENTENCES))
         except RuntimeError:
-            raise IndexUnavailable(f"index file {directory / VECTORS} cannot be read; rebuild the index") from None
-        if self.vectors.d != manifest.dimension:
+            raise IndexUnavailable(f"the vector files in {directory} cannot be read; rebuild the index") from None
+        if self.vectors.d != manifest.dimension or self.sentence_vectors.d != manifest.dimension:
             raise IndexUnavailable("the vector file does not match the manifest's dimension; rebuild the index")
         # One connection, opened now and shared under a lock: the file stays readable through this
         # handle even after a newer version is published and this one is cleaned up.
@@ -295,6 +316,50 @@ class OpenIndex:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
         scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
+                       ) -> list[tuple[int, float, tuple[int, int]]]:
+        """Chunks ranked by their sentence closest to the query: (chunk id, cosine, sentence span)."""
+        if self.sentence_vectors.ntotal == 0:
+            return []
+        params = None
+        if allowed is not None:
+            ids = np.asarray([row[0] for row in self._rows(
+                f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)], dtype=np.int64)
+            if not len(ids):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
+        scores, ids = self.sentence_vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit,
+                                                   params=params)
+        found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if not found:
+            return []
+        placeholders = ",".join("?" * len(found))
+        spans = {row["id"]: (row["chunk_id"], row["start"], row["end"]) for row in self._rows(
+            f'SELECT id, chunk_id, start, "end" FROM sentences WHERE id IN ({placeholders})', [i for i, _ in found])}
+        best: dict[int, tuple[int, float, tuple[int, int]]] = {}
+        for sentence_id, score in found:
+            chunk_id, start, end = spans[sentence_id]
+            if chunk_id not in best:
+                best[chunk_id] = (chunk_id, score, (start, end))
+        return list(best.values())
+
+    def sentence_scores(self, query_vector: np.ndarray, chunk_ids: Sequence[int]
+                        ) -> dict[int, list[tuple[float, tuple[int, int]]]]:
+        """For each chunk, the cosine of each of its sentences to the query, with the sentence's span."""
+        if not chunk_ids:
+            return {}
+        placeholders = ",".join("?" * len(chunk_ids))
+        rows = self._rows(f'SELECT id, chunk_id, start, "end" FROM sentences WHERE chunk_id IN ({placeholders}) '
+                          "ORDER BY id", list(chunk_ids))
+        if not rows:
+            return {}
+        stored = self.sentence_vectors.reconstruct_batch(np.asarray([row["id"] for row in rows], dtype=np.int64))
+        scores = stored @ query_vector.reshape(-1)
+        out: dict[int, list[tuple[float, tuple[int, int]]]] = {}
+        for row, score in zip(rows, scores, strict=True):
+            out.setdefault(row["chunk_id"], []).append((float(score), (row["start"], row["end"])))
+        return out
 
     def similarities(self, query_vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of the query to particular chunks."""
@@ -412,19 +477,21 @@ class IndexWriter:
             self.db = sqlite3.connect(staging / SQLITE)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
             self.vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-            self.next_id = 1
+            self.sentence_vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         else:
             shutil.copyfile(base.directory / SQLITE, staging / SQLITE)
             self.db = sqlite3.connect(staging / SQLITE)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             self.vectors = faiss.clone_index(base.vectors)
+            self.sentence_vectors = faiss.clone_index(base.sentence_vectors)
             self.manifest.documents = dict(base.manifest.documents)
-            self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
+        self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
+        self.next_sentence_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM sentences").fetchone()[0])
 
-    def add(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
-            themes: Sequence[Sequence[str]] | None = None) -> None:
-        if len(chunks) != len(vectors) or (themes is not None and len(themes) != len(chunks)):
-            raise ValueError("one vector (and one list of themes) per chunk")
+    def add(self, embedded: EmbeddedDocument) -> None:
+        document, chunks, vectors, themes = embedded.document, embedded.chunks, embedded.vectors, embedded.themes
+        if not len(chunks) == len(vectors) == len(themes) == len(embedded.sentences):
+            raise ValueError("one vector, one list of themes and one list of sentences per chunk")
         meta = document.meta
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -443,11 +510,19 @@ class IndexWriter:
             "INSERT INTO chunks_fts (rowid, title, section, body) VALUES (?,?,?,?)",
             [(i, meta.title, c.section or "", c.text) for i, c in rows],
         )
-        if themes is not None:
-            self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
-                                [(i, theme) for i, tags in zip(ids.tolist(), themes, strict=True) for theme in tags])
+        self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
+                            [(i, theme) for i, tags in zip(ids.tolist(), themes, strict=True) for theme in tags])
+        sentence_rows = [(i, start, end) for i, spans in zip(ids.tolist(), embedded.sentences, strict=True)
+                         for start, end in spans]
+        sentence_ids = np.arange(self.next_sentence_id, self.next_sentence_id + len(sentence_rows), dtype=np.int64)
+        self.next_sentence_id += len(sentence_rows)
+        self.db.executemany('INSERT INTO sentences (id, chunk_id, start, "end") VALUES (?,?,?,?)',
+                            [(int(s), *row) for s, row in zip(sentence_ids, sentence_rows, strict=True)])
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        if len(sentence_rows):
+            self.sentence_vectors.add_with_ids(np.ascontiguousarray(embedded.sentence_vectors, dtype=np.float32),
+                                               sentence_ids)
         self.manifest.documents[document.doc_id] = DocumentEntry(document.file_name, document.content_hash,
                                                                  len(chunks))
 
@@ -457,6 +532,11 @@ class IndexWriter:
         self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
         self.db.execute("DELETE FROM chunk_themes WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
                         (doc_id,))
+        sentence_ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM sentences WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))]
+        self.db.execute("DELETE FROM sentences WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
+        if sentence_ids:
+            self.sentence_vectors.remove_ids(np.asarray(sentence_ids, dtype=np.int64))
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         if ids:
@@ -483,10 +563,11 @@ class IndexWriter:
             self.db.commit()
         self.db.close()
         faiss.write_index(self.vectors, str(self.staging / VECTORS))
+        faiss.write_index(self.sentence_vectors, str(self.staging / SENTENCES))
         self.manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self.manifest.checksums = {name: file_sha256(self.staging / name) for name in (SQLITE, VECTORS)}
+        self.manifest.checksums = {name: file_sha256(self.staging / name) for name in DATA_FILES}
         (self.staging / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
-        for name in (SQLITE, VECTORS, MANIFEST):
+        for name in (*DATA_FILES, MANIFEST):
             with (self.staging / name).open("rb") as handle:
                 os.fsync(handle.fileno())
         return self.manifest

@@ -47,8 +47,8 @@ def main() -> None:
             rank = rank_of(expect, answer)
             ranks.append(rank)
             refused += not answer.found
-            if answer.citations:
-                top_scores.append(answer.citations[0].score)
+            hits = assistant.hits_for(question, history=[Turn(h) for h in history])
+            top_scores.append(max((hit.evidence for hit in hits[:3]), default=0.0))
             passage_words += [len(c.text.split()) for c in answer.citations[:3]]
             if rank != 1:
                 misses.append((question, expect, rank, answer))
@@ -56,8 +56,8 @@ def main() -> None:
         wrongly_found = []
         for item in data["unanswerable"]:
             answer = assistant.ask(item["question"], k=options.k)
-            hits = assistant.search(item["question"], k=1)
-            unanswerable_scores.append(hits[0].score if hits else 0.0)
+            hits = assistant.hits_for(item["question"])
+            unanswerable_scores.append(max((hit.evidence for hit in hits[:3]), default=0.0))
             if answer.found:
                 wrongly_found.append(item["question"])
         n = len(ranks)
@@ -75,9 +75,9 @@ def main() -> None:
             print(f"  answered but should not be: {question}")
         if options.calibrate:
             p5 = sorted(top_scores)[len(top_scores) // 20]
-            print(f"\ntop cosine, answerable:   min {min(top_scores):.3f}  p5 {p5:.3f}  "
+            print(f"\nbest evidence (best sentence cosine), answerable: min {min(top_scores):.3f}  p5 {p5:.3f}  "
                   f"median {statistics.median(top_scores):.3f}")
-            print(f"top cosine, unanswerable: max {max(unanswerable_scores):.3f}  "
+            print(f"best evidence, unanswerable: max {max(unanswerable_scores):.3f}  "
                   f"median {statistics.median(unanswerable_scores):.3f}")
             print("lowest answerable:", sorted(top_scores)[:5])
             print("highest unanswerable:", sorted(unanswerable_scores)[-5:])

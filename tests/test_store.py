@@ -6,12 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from assistant.build import scan_corpus, sync_index
+from assistant.build import scan_corpus, sentence_text, sync_index
 from assistant.errors import IndexBusy, IndexUnavailable
 from assistant.service import Assistant
-from assistant.store import MANIFEST, SQLITE, VECTORS, IndexStore
+from assistant.store import MANIFEST, SENTENCES, SQLITE, VECTORS, IndexStore
+from assistant.text import sentence_spans
 
 from .conftest import FailingEmbedder, HashEmbedder
 
@@ -20,17 +22,25 @@ def test_round_trip(built: Assistant) -> None:
     manifest = built.store.read_manifest()
     assert manifest.model == "test-hash-embedder" and manifest.dimension == 256
     assert len(manifest.documents) == 5
-    assert set(manifest.checksums) == {SQLITE, VECTORS}
+    assert set(manifest.checksums) == {SQLITE, VECTORS, SENTENCES}
     index = built.index()
     assert index.vectors.ntotal == manifest.chunk_count
     telford = index.document("2021-telford-wrekin-thematic-briefing-3")
     assert telford is not None and telford.meta.area == "Telford and Wrekin"
     chunks = index.document_chunks(telford.doc_id)
     assert len(chunks) == manifest.documents[telford.doc_id].chunks
-    # FAISS ids are the chunk ids: the stored vector of a chunk is its own embedding
+    # FAISS ids are the chunk ids: a chunk's stored vector is the mean of its sentences' and section's vectors
     first = chunks[0]
-    [vector] = HashEmbedder().encode([first.chunk.indexed_text()])
-    assert index.similarities(vector, [first.id])[first.id] == pytest.approx(1.0, abs=1e-5)
+    spans = sentence_spans(first.chunk.text)
+    parts = HashEmbedder().encode([sentence_text(first.chunk.text, span) for span in spans] +
+                                  ([first.chunk.section] if first.chunk.section else []))
+    expected = parts.mean(axis=0) / np.linalg.norm(parts.mean(axis=0))
+    assert index.similarities(expected, [first.id])[first.id] == pytest.approx(1.0, abs=1e-5)
+    # and every sentence is indexed with its own vector and span
+    [sentence_vector] = HashEmbedder().encode([sentence_text(first.chunk.text, spans[0])])
+    scores = index.sentence_scores(sentence_vector, [first.id])[first.id]
+    assert len(scores) == len(spans)
+    assert scores[0] == (pytest.approx(1.0, abs=1e-5), spans[0])
     # FTS5 finds it by keyword
     assert first.id in [i for i, _ in index.keyword('"TWSP"', 10)]
 
@@ -49,7 +59,7 @@ def test_chunking_version_mismatch_is_refused(built: Assistant) -> None:
         built.store.open(model="test-hash-embedder")
 
 
-@pytest.mark.parametrize("name", [SQLITE, VECTORS])
+@pytest.mark.parametrize("name", [SQLITE, VECTORS, SENTENCES])
 def test_corrupt_file_is_detected(built: Assistant, name: str) -> None:
     path = built.store.versions_dir / built.store.current_version() / name  # type: ignore[operator]
     data = bytearray(path.read_bytes())

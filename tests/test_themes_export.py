@@ -89,9 +89,12 @@ def test_citations_carry_themes_and_a_reference(client: TestClient) -> None:
 
 
 def pick(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
-    first = client.get("/api/search", params={"q": "professional curiosity", "k": 3}).json()["results"]
-    second = client.get("/api/search", params={"q": "Gather share and record information", "k": 1}).json()["results"]
-    return [second[0], *first[:2]]
+    """Three different passages, from at least two reviews, in an order that is not the search order."""
+    first = client.get("/api/search", params={"q": "Gather share and record information", "k": 1}).json()["results"]
+    rest = client.get("/api/search", params={"q": "housing eviction", "k": 5}).json()["results"]
+    picked = [first[0], *[r for r in rest if r["chunk_id"] != first[0]["chunk_id"]][:2]][::-1]
+    assert len({p["chunk_id"] for p in picked}) == 3
+    return picked
 
 
 @pytest.mark.parametrize("fmt", ["md", "csv", "docx"])

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
-from common import ROOT, normalise
+import numpy as np
+from common import fresh_assistant, normalise
 
-from assistant.build import scan_corpus
-from assistant.config import BUNDLED_MODEL, DEFAULT_THEMES
-from assistant.embedding import load_embedder
-from assistant.ingest import chunk_document, load_document
+from assistant.config import DEFAULT_THEMES
+from assistant.models import Chunk
 from assistant.themes import MIN_THEME_SIMILARITY, ThemeTagger, load_themes
 
 LABELS = Path(__file__).resolve().parent / "theme_labels.json"
@@ -28,16 +28,21 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true")
     options = parser.parse_args()
     labels = json.loads(LABELS.read_text(encoding="utf-8"))["labels"]
-    chunks = [c for path in scan_corpus(ROOT / "corpus") for c in chunk_document(load_document(path))]
-    picked = []
-    for label in labels:
-        matches = [c for c in chunks if normalise(label["phrase"]) in normalise(c.text)]
-        if len(matches) != 1:
-            raise SystemExit(f"phrase {label['phrase']!r} matches {len(matches)} passages; it must pick one")
-        picked.append((matches[0], set(label["themes"])))
-    embedder = load_embedder(BUNDLED_MODEL)
-    texts = [chunk.indexed_text() for chunk, _ in picked]
-    vectors = embedder.encode(texts)
+    with tempfile.TemporaryDirectory() as folder:
+        assistant = fresh_assistant(Path(folder) / "index")
+        index = assistant.index()
+        rows = [(row["id"], row["section"], row["text"]) for doc in index.documents()
+                for row in index._rows("SELECT id, section, text FROM chunks WHERE doc_id = ?", (doc["doc_id"],))]
+        picked = []
+        for label in labels:
+            matches = [row for row in rows if normalise(label["phrase"]) in normalise(row[2])]
+            if len(matches) != 1:
+                raise SystemExit(f"phrase {label['phrase']!r} matches {len(matches)} passages; it must pick one")
+            picked.append((matches[0], set(label["themes"])))
+        # the very vectors the build stored for these passages, as the tagger saw them
+        vectors = index.vectors.reconstruct_batch(np.asarray([row[0] for row, _ in picked], dtype=np.int64))
+        texts = [Chunk("", 0, row[1], None, 0, 0, row[2]).indexed_text() for row, _ in picked]
+        embedder = assistant.embedder
     themes = load_themes(DEFAULT_THEMES)
 
     def evaluate(threshold: float) -> tuple[dict[str, tuple[int, int, int]], list[set[str]]]:

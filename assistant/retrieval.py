@@ -15,9 +15,12 @@ RRF_K = 5
 CANDIDATES = 50
 SAME_DOCUMENT_DECAY = 0.85
 # Weight in the fusion of the third ranking: passages holding pairs of the question's own words close together.
-PHRASE_WEIGHT = 0.5
+PHRASE_WEIGHT = 1.0
 # Weight of the ranking of passages by their single closest sentence.
 SENTENCE_WEIGHT = 1.0
+# Passages from a review the question names ("in Luton", "Child N", "the Walker-Thompson review") count this
+# many times more in the fusion.
+NAMED_REVIEW_BOOST = 2.0
 # Adjacent passages of one section that both rank in the top MERGE_WITHIN are cited as one passage.
 MERGE_WITHIN = 5
 MERGE_MAX_WORDS = 200
@@ -113,12 +116,14 @@ def search(
     focus_query: str | None = None,
     k: int = 5,
     filters: SearchFilters | None = None,
+    named_reviews: frozenset[str] = frozenset(),
 ) -> list[Hit]:
     """The k best passages, best first, spread across reviews where several answer.
 
     `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25 over any
     of its words; `phrase_query` (the person's own words) feeds BM25 over pairs of neighbouring words;
     `focus_query`, for a follow-up, is the latest turn alone, so its new topic is not outweighed by the old.
+    Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
     """
     vector = embedder.encode([query])[0]
     limit = max(CANDIDATES, k * 4)
@@ -138,6 +143,11 @@ def search(
     cosine.update(index.similarities(vector, missing))
     ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: limit]
     stored = index.chunks(ordered)
+    if named_reviews:
+        for chunk_id in ordered:
+            if chunk_id in stored and stored[chunk_id].chunk.doc_id in named_reviews:
+                fused[chunk_id] *= NAMED_REVIEW_BOOST
+        ordered.sort(key=lambda chunk_id: fused[chunk_id], reverse=True)
     hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored], k, SAME_DOCUMENT_DECAY)
     sentence_scores = index.sentence_scores(vector, [hit.stored.id for hit in hits])
     for hit in hits:
@@ -205,3 +215,31 @@ def _joined(hit: Hit, parts: list[StoredChunk]) -> Hit:
         sentence = (hit.sentence[0] + shift, hit.sentence[1] + shift)
     return Hit(StoredChunk(id=hit.stored.id, chunk=chunk, meta=parts[0].meta, themes=themes), hit.score,
                hit.fused, sentence, hit.sentence_score)
+
+
+_GENERIC_NAMES = frozenset("""Response Serious Case Review Reviews Learning Local Thematic Briefing Note Family Board
+Safeguarding Children Partnership Practice Child From The A An Of And To In For On About Following Death""".split())
+
+
+def review_names(documents: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+    """The names a person might call each review by: its area's places and the names in its title
+    ('Child N', 'John', 'Walker-Thompson')."""
+    names: dict[str, frozenset[str]] = {}
+    for document in documents:
+        found: set[str] = set()
+        for place in re.split(r",|\band\b|&|\(", document.get("area") or ""):
+            place = place.strip()
+            if place and place[0].isupper() and place not in _GENERIC_NAMES and len(place) > 2:
+                found.add(place)
+        title = document.get("title") or ""
+        found.update(re.findall(r"\bChild [A-Z]\b", title))
+        found.update(re.findall(r"'([A-Z][a-z]+)'", title))
+        found.update(w for w in re.findall(r"\b[A-Z][a-z]+-[A-Z][a-z]+\b", title) if w not in _GENERIC_NAMES)
+        names[document["doc_id"]] = frozenset(found)
+    return names
+
+
+def reviews_named_in(question: str, names: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Doc ids of the reviews whose names appear, as written, in the question."""
+    return frozenset(doc_id for doc_id, keys in names.items()
+                     if any(re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", question) for key in keys))

@@ -13,7 +13,7 @@ from .embedding import Embedder, load_embedder
 from .errors import BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
-from .retrieval import Hit, SearchFilters, check_k, merge_adjacent, search
+from .retrieval import Hit, SearchFilters, check_k, merge_adjacent, review_names, reviews_named_in, search
 from .store import IndexStore, OpenIndex, StoredChunk
 from .themes import Theme, load_themes
 
@@ -96,10 +96,19 @@ class Assistant:
         in_context = contextualise(question, history)
         expansion = glossary.expand(in_context)
         focus = glossary.expand(question).text if in_context != question else None
-        hits = search(index=self.index(), embedder=self.embedder, query=expansion.dense_text,
+        index = self.index()
+        named = reviews_named_in(in_context, self._review_names(index))
+        hits = search(index=index, embedder=self.embedder, query=expansion.dense_text,
                       keyword_query=expansion.text, phrase_query=expansion.question, focus_query=focus, k=k,
-                      filters=filters)
+                      filters=filters, named_reviews=named)
         return expansion, hits
+
+    def _review_names(self, index: OpenIndex) -> dict[str, frozenset[str]]:
+        cached = getattr(self, "_names", None)
+        if cached is None or cached[0] != index.manifest.version:
+            cached = (index.manifest.version, review_names(index.documents()))
+            self._names = cached
+        return cached[1]
 
     def _cite(self, base_url: str) -> Callable[[Hit, int], Citation]:
         labels = self.theme_labels

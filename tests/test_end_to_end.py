@@ -39,3 +39,23 @@ def test_followup_finds_the_answer_in_context(real_index: Settings) -> None:
     answer = assistant.ask("could his death have been prevented?", history=[Turn("how did Child N die?")])
     assert answer.found
     assert any("could not have predicted or prevented" in c.text for c in answer.citations[:3])
+
+
+def test_every_answer_sentence_is_quoted_from_its_citation(real_index: Settings) -> None:
+    import json
+    from pathlib import Path
+
+    assistant = Assistant(real_index)
+    questions = json.loads((Path(__file__).parent.parent / "benchmarks" / "questions.json").read_text())
+    checked = 0
+    for item in questions["questions"][::4]:
+        answer = assistant.ask(item["question"])
+        if not answer.found:
+            continue
+        by_n = {c.n: " ".join(c.text.split()) for c in answer.citations}
+        pieces = re.findall(r"(.+?) \[(\d+)\](?: |$)", answer.answer)
+        assert pieces, answer.answer
+        for sentence, n in pieces:
+            assert " ".join(sentence.split()) in by_n[int(n)], (item["question"], sentence)
+            checked += 1
+    assert checked >= 20

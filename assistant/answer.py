@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import BadRequest
 from .models import Answer, Citation
 from .retrieval import Hit, keyword_terms
-from .text import sentence_spans, stem, word_count, words
+from .text import sentence_spans, stem, strip_list_marker, word_count, words
 
 ANSWER_PASSAGES = 3
-# A passage is cited at all only if it scores at least this fraction of the threshold for `found`.
+# A passage is cited only if its evidence reaches this fraction of the threshold for `found`.
 CITE_FRACTION = 0.8
-# ...or if one of the top passages holds this share of the question's content words (calibrated on
-# benchmarks/questions.json: unanswerable questions reach at most 0.33, see quality.py --calibrate).
+# A question also counts as covered when one top passage holds this share of its content words
+# (calibrated on benchmarks/questions.json: unanswerable questions reach at most 0.33).
 MIN_COVERAGE = 0.75
 NOT_COVERED = ("The published reviews in this collection do not appear to cover this question, so there is "
                "no passage to quote. Please follow your local procedures and talk to your manager or "
@@ -63,7 +62,7 @@ def contextualise(question: str, history: Sequence[Turn]) -> str:
 
 def best_sentences(query: str, passages: Sequence[str]) -> list[str]:
     """For each passage, its sentence (trimmed of list markers) that shares the most rare query words."""
-    split = [[_trim(text[s:e]) for s, e in sentence_spans(text)] for text in passages]
+    split = [[strip_list_marker(text[s:e]) for s, e in sentence_spans(text)] for text in passages]
     query_stems = {stem(term) for term in keyword_terms(query)}
     all_sentences = [sentence for sentences in split for sentence in sentences]
     document_frequency: dict[str, int] = {}
@@ -82,10 +81,6 @@ def best_sentences(query: str, passages: Sequence[str]) -> list[str]:
         candidates = [s for s in sentences if word_count(s) >= 4] or sentences
         chosen.append(max(candidates, key=score) if candidates else "")
     return chosen
-
-
-def _trim(sentence: str) -> str:
-    return re.sub(r"^(?:[-*•]|\d{1,2}[.)])\s+", "", sentence.strip())
 
 
 def keyword_coverage(question: str, hits: Sequence[Hit]) -> float:
@@ -131,7 +126,7 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_sco
     parts = []
     for (hit, citation), fallback in zip(quoted, by_words, strict=True):
         # the sentence closest in meaning to the question, else the one sharing most of its rare words
-        sentence = _trim(citation.text[hit.sentence[0]:hit.sentence[1]]) if hit.sentence else fallback
+        sentence = strip_list_marker(citation.text[hit.sentence[0]:hit.sentence[1]]) if hit.sentence else fallback
         if sentence:
             parts.append(f"{sentence} [{citation.n}]")
     return Answer(question=question, found=True, answer=" ".join(parts), citations=citations, searched=shown)

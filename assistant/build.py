@@ -6,7 +6,6 @@ a change grows with what changed, not with the size of the index.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_documen
 from .ingest.documents import content_hash
 from .models import Chunk, Document
 from .store import EmbeddedDocument, IndexStore, IndexWriter, OpenIndex
-from .text import sentence_spans
+from .text import sentence_spans, strip_list_marker
 from .themes import ThemeTagger, load_themes, themes_hash
 
 T = TypeVar("T")
@@ -219,15 +218,9 @@ def _open_previous(store: IndexStore, model: str, *, required: bool) -> OpenInde
         return None  # another model, chunking or a damaged file: everything is rebuilt
 
 
-# Chunk vectors are the mean of their sentences' vectors and their section title's: one encoding pass
-# over the text gives both the passage-level and the sentence-level index. False: encode each chunk's
-# indexed text as well (about twice the cost).
-CHUNK_VECTORS_FROM_SENTENCES = True
-
-
 def sentence_text(chunk_text: str, span: tuple[int, int]) -> str:
     """A sentence as embedded and quoted: without a list marker in front."""
-    return re.sub(r"^(?:[-*•]|\d{1,2}[.)])\s+", "", chunk_text[span[0]:span[1]].strip())
+    return strip_list_marker(chunk_text[span[0]:span[1]])
 
 
 def embed_documents(
@@ -238,19 +231,20 @@ def embed_documents(
     batch_size: int,
     progress: Progress = no_progress,
 ) -> list[EmbeddedDocument]:
-    """Embed every sentence (and each distinct section title) once; tag each chunk with its themes."""
+    """Embed every sentence (and each distinct section title) once; tag each chunk with its themes.
+
+    A chunk's vector is the mean of its sentences' vectors and its section title's, so one pass over the
+    text gives both the passage-level and the sentence-level index (encoding whole chunks as well would
+    double the cost, and ranked no better on benchmarks/questions.json).
+    """
     spans = [[sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks] for _, chunks in loaded]
     sections = sorted({chunk.section for _, chunks in loaded for chunk in chunks if chunk.section})
     texts = [sentence_text(chunk.text, span) for (_, chunks), doc_spans in zip(loaded, spans, strict=True)
              for chunk, chunk_spans in zip(chunks, doc_spans, strict=True) for span in chunk_spans]
-    if not CHUNK_VECTORS_FROM_SENTENCES:
-        texts += [chunk.indexed_text() for _, chunks in loaded for chunk in chunks]
     flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size, progress=progress)
     section_vectors = dict(zip(sections, flat[len(texts):], strict=True))
-    whole_chunks = flat[sum(len(s) for doc in spans for s in doc):len(texts)]
     out: list[EmbeddedDocument] = []
     offset = 0
-    chunk_offset = 0
     for (document, chunks), doc_spans in zip(loaded, spans, strict=True):
         chunk_vectors = []
         sentence_vectors = []
@@ -258,13 +252,9 @@ def embed_documents(
             own = flat[offset:offset + len(chunk_spans)]
             offset += len(chunk_spans)
             sentence_vectors.append(own)
-            if CHUNK_VECTORS_FROM_SENTENCES:
-                parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
-                mean = np.concatenate(parts).mean(axis=0)
-                chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
-            else:
-                chunk_vectors.append(whole_chunks[chunk_offset])
-                chunk_offset += 1
+            parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
+            mean = np.concatenate(parts).mean(axis=0)
+            chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
         vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), embedder.dimension)
         out.append(EmbeddedDocument(
             document=document, chunks=chunks, vectors=vectors, sentences=doc_spans,

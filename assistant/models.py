@@ -58,10 +58,9 @@ class Chunk:
     def chunk_id(self) -> str:
         return f"{self.doc_id}#{self.n}"
 
-    def indexed_text(self, title: str | None = None) -> str:
-        """The text embedded and keyword-indexed: the section title travels with the passage."""
-        head = " — ".join(part for part in (title, self.section) if part)
-        return f"{head}\n{self.text}" if head else self.text
+    def indexed_text(self) -> str:
+        """The passage with its section title, which travels with it into theme tagging and keyword search."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
 
 
 @dataclass

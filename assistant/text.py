@@ -59,3 +59,8 @@ def stem(word: str) -> str:
             word = word[: -len(suffix)]
             break
     return word.rstrip("e") if len(word) > 4 else word
+
+
+def strip_list_marker(sentence: str) -> str:
+    """A list item's text without its '-', '•' or '3.' in front."""
+    return re.sub(r"^(?:[-*•]|\d{1,2}[.)])\s+", "", sentence.strip())

@@ -19,11 +19,12 @@ from common import HashingEmbedder
 from generate import generate
 
 from assistant.admin import add_files
-from assistant.build import scan_corpus, sync_index
+from assistant.build import scan_corpus, sentence_text, sync_index
 from assistant.config import BUNDLED_MODEL, Settings
 from assistant.embedding import load_embedder
 from assistant.ingest import chunk_document, load_document
 from assistant.store import IndexStore
+from assistant.text import sentence_spans
 
 SEEDS = Path(__file__).resolve().parent.parent / "corpus"
 CHUNKS_PER_COPY = 110  # the five seed reviews together
@@ -51,8 +52,11 @@ def main() -> None:
         words = sum(len(c.text.split()) for c in review_chunks)
         model = load_embedder(BUNDLED_MODEL)
         model.encode(["warm up"])
+        # what the build embeds for it: every sentence, and each section title once
+        texts = [sentence_text(c.text, span) for c in review_chunks for span in sentence_spans(c.text)]
+        texts += sorted({c.section for c in review_chunks if c.section})
         started = time.perf_counter()
-        model.encode([c.indexed_text() for c in review_chunks])
+        model.encode(texts)
         model_seconds = time.perf_counter() - started
         print(f"added review: {words} words, {len(review_chunks)} chunks; the real model embeds them in "
               f"{model_seconds:.1f} s")

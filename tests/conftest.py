@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,13 @@ from assistant.text import stem, words
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
+
+
+def free_port() -> int:
+    """A port nothing is listening on, for a test server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class HashEmbedder:

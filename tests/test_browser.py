@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from assistant.config import BUNDLED_MODEL, Settings
 from assistant.embedding import load_embedder
 from assistant.service import Assistant
 
-from .conftest import ROOT, SEED_CORPUS
+from .conftest import ROOT, SEED_CORPUS, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -43,11 +42,6 @@ The review quoted a web page containing <img src=x onerror="window.__xss = 2"> a
 Parents should be advised that trampoline play needs an adult watching at all times.
 """
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +115,7 @@ def csp_violations(driver: WebDriver) -> list[str]:
 
 def test_ask_follow_up_and_read_in_context(live_server: str, browser: WebDriver) -> None:
     browser.get(live_server + "/")
-    assert "quotes published reviews" in browser.find_element(By.CLASS_NAME, "notice").text.replace("what ", "")\
-        or "does not replace" in browser.find_element(By.CLASS_NAME, "notice").text
+    assert "does not replace local procedures" in browser.find_element(By.CLASS_NAME, "notice").text
     first = ask(browser, "what should I do if a family won't engage with early help", 1)
     markers = first.find_elements(By.CSS_SELECTOR, ".answer-text a.marker")
     assert markers and markers[0].text == "[1]"

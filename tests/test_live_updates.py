@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import pytest
 
 from assistant.store import IndexStore
 
-from .conftest import ROOT, SEED_CORPUS
+from .conftest import ROOT, SEED_CORPUS, free_port
 
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
 NEW_REVIEW = """# Learning review: Child W and the trampoline park
@@ -31,11 +30,6 @@ should have a named safeguarding lead and know how to contact the children's ser
 """
 QUESTION = "who should trampoline park staff call when they see bruising on a child?"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Askers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -72,8 +74,17 @@ def _describe_validation(error: RequestValidationError) -> tuple[int, str]:
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     assistant = assistant or Assistant(settings)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.suppress(AssistantError):
+            assistant.index()  # open the published index before the first request, if there is one
+        assistant.start_watching()
+        yield
+        assistant.stop_watching()
+
     app = FastAPI(title="Safeguarding case review assistant", version="0.1.0", docs_url=None, redoc_url=None,
-                  description="Answers from published child safeguarding case reviews, quoted and cited.")
+                  description="Answers from published child safeguarding case reviews, quoted and cited.",
+                  lifespan=lifespan)
     app.state.assistant = assistant
     templates = make_templates(settings)
     errors: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
@@ -112,9 +123,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        status = assistant.status()
         assistant.index()
-        return {"status": "ok", **status}
+        return {"status": "ok", **assistant.status()}
 
     @app.post("/api/ask", response_model=Answer, responses=errors)
     def ask(request: Request, body: AskRequest) -> Answer:

@@ -20,7 +20,7 @@ from .errors import DocumentUnreadable, IndexUnavailable
 from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_document
 from .ingest.documents import content_hash
 from .models import Chunk, Document
-from .store import EmbeddedDocument, IndexStore, IndexWriter, OpenIndex
+from .store import EmbeddedDocument, IndexStore, IndexWriter, OpenIndex, Published
 from .text import sentence_spans, strip_list_marker
 from .themes import ThemeTagger, load_themes, themes_hash
 
@@ -90,34 +90,30 @@ def sync_index(
         if keep_others and previous is None and store.current_version() is not None:
             raise IndexUnavailable("adding to the index needs the published index; run `assistant index build`")
         old_docs = previous.manifest.documents if previous else {}
-        try:
-            wanted = _unique_ids(files, report)
-            to_load = [(doc_id, path) for doc_id, path in wanted.items()
-                       if doc_id not in old_docs or old_docs[doc_id].content_hash != _safe_hash(path)]
-            changing = {doc_id for doc_id, _ in to_load}
-            report.unchanged = [doc_id for doc_id in wanted if doc_id in old_docs and doc_id not in changing]
-            keep = set(report.unchanged) | ({d for d in old_docs if d not in drop} if keep_others else set())
-            keep -= changing
-            loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
-                               progress=progress)
-            new_ids = {document.doc_id for document, _ in loaded}
-            gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
-            current_themes = themes_hash(themes_path)
-            retag = previous is not None and previous.manifest.themes_hash != current_themes
-            if previous is not None and not loaded and not gone and not retag:
-                report.version = previous.manifest.version
-            else:
-                tagger = ThemeTagger(load_themes(themes_path), embedder)
-                embedded = embed_documents(loaded, embedder, tagger, batch_size=batch_size, progress=progress)
-                report.version = _write_version(store, embedder, previous, embedded, keep, keep_versions,
-                                                tagger=tagger, retag=retag, themes_version=current_themes)
-            report.added = [d for d in new_ids if d not in old_docs]
-            report.replaced = [d for d in new_ids if d in old_docs]
-            report.removed = gone
-            report.embedded_chunks = sum(len(chunks) for _, chunks in loaded)
-        finally:
-            if previous is not None:
-                previous.close()
+        wanted = _unique_ids(files, report)
+        to_load = [(doc_id, path) for doc_id, path in wanted.items()
+                   if doc_id not in old_docs or old_docs[doc_id].content_hash != _safe_hash(path)]
+        changing = {doc_id for doc_id, _ in to_load}
+        report.unchanged = [doc_id for doc_id in wanted if doc_id in old_docs and doc_id not in changing]
+        keep = set(report.unchanged) | ({d for d in old_docs if d not in drop} if keep_others else set())
+        keep -= changing
+        loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
+                           progress=progress)
+        new_ids = {document.doc_id for document, _ in loaded}
+        gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
+        current_themes = themes_hash(themes_path)
+        retag = previous is not None and previous.manifest.themes_hash != current_themes
+        if previous is not None and not loaded and not gone and not retag:
+            report.version = previous.manifest.version
+        else:
+            tagger = ThemeTagger(load_themes(themes_path), embedder)
+            embedded = embed_documents(loaded, embedder, tagger, batch_size=batch_size, progress=progress)
+            report.version = _write_version(store, embedder, previous, embedded, keep, keep_versions,
+                                            tagger=tagger, retag=retag, themes_version=current_themes)
+        report.added = [d for d in new_ids if d not in old_docs]
+        report.replaced = [d for d in new_ids if d in old_docs]
+        report.removed = gone
+        report.embedded_chunks = sum(len(chunks) for _, chunks in loaded)
     final = store.read_manifest(report.version)
     report.documents = len(final.documents)
     report.chunks = final.chunk_count
@@ -169,7 +165,7 @@ def _load_all(
 def _write_version(
     store: IndexStore,
     embedder: Embedder,
-    previous: OpenIndex | None,
+    previous: Published | None,
     embedded: list[EmbeddedDocument],
     keep: set[str],
     keep_versions: int,
@@ -186,8 +182,10 @@ def _write_version(
         for doc_id in list(writer.manifest.documents):
             if doc_id not in keep:
                 writer.remove(doc_id)
-        if retag:
-            writer.retag(tagger.tag)
+        if retag and previous is not None:
+            old = OpenIndex(previous.directory, previous.manifest)
+            writer.retag(tagger.tag, old.vectors)
+            old.close()
         for document in embedded:
             writer.add(document)
         manifest = writer.finish()
@@ -206,12 +204,12 @@ def _safe_hash(path: Path) -> str | None:
         return None
 
 
-def _open_previous(store: IndexStore, model: str, *, required: bool) -> OpenIndex | None:
+def _open_previous(store: IndexStore, model: str, *, required: bool) -> Published | None:
     """The published version to start from; None when there is none or, unless `required`, it is unusable."""
     if store.current_version() is None:
         return None
     try:
-        return store.open(model=model)
+        return store.published(model=model)
     except IndexUnavailable:
         if required:
             raise

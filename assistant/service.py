@@ -10,7 +10,7 @@ from .answer import Turn, compose_answer, contextualise, validate_question
 from .citations import citation_for
 from .config import Settings
 from .embedding import Embedder, load_embedder
-from .errors import BadRequest, NotFound
+from .errors import AssistantError, BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
 from .retrieval import Hit, SearchFilters, check_k, merge_adjacent, review_names, reviews_named_in, search
@@ -27,6 +27,8 @@ class Assistant:
         self._embedder = embedder
         self._index: OpenIndex | None = None
         self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()
 
     @property
     def embedder(self) -> Embedder:
@@ -40,7 +42,13 @@ class Assistant:
         return self._embedder.name if self._embedder is not None else self.settings.model
 
     def index(self) -> OpenIndex:
-        """The published index, reopened whenever a newer version has been published."""
+        """The published index, reopened whenever a newer version has been published.
+
+        While a watcher runs (the web service) a newer version is opened in the background and swapped in,
+        so no request waits for it; otherwise (the CLI) it is opened here.
+        """
+        if self._watcher is not None and self._index is not None:
+            return self._index
         current = self.store.current_version()
         cached = self._index
         if cached is not None and cached.manifest.version == current:
@@ -49,6 +57,38 @@ class Assistant:
             if self._index is None or self._index.manifest.version != self.store.current_version():
                 self._index = self.store.open(model=self.model_name)
             return self._index
+
+    def refresh(self) -> bool:
+        """Open the newest published version if it is not the one in use; True when it switched."""
+        current = self.store.current_version()
+        if current is None or (self._index is not None and self._index.manifest.version == current):
+            return False
+        fresh = self.store.open(model=self.model_name)
+        with self._lock:
+            self._index = fresh  # requests holding the old one finish with it; nothing is closed under them
+        return True
+
+    def start_watching(self, interval: float = 1.0) -> None:
+        """Poll for newly published versions in a background thread and switch to them when ready."""
+        if self._watcher is not None:
+            return
+
+        def watch() -> None:
+            while not self._stop_watching.wait(interval):
+                try:
+                    self.refresh()
+                except AssistantError:
+                    pass  # a broken new version: keep serving the one in use; health reports both
+
+        self._stop_watching.clear()
+        self._watcher = threading.Thread(target=watch, name="index-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop_watching.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        self._watcher = None
 
     # --- themes and filters --------------------------------------------------------------------
 
@@ -206,6 +246,7 @@ class Assistant:
             "dimension": manifest.dimension,
             "chunking_version": manifest.chunking_version,
             "update_in_progress": self.store.writer_busy(),
+            "serving_version": self._index.manifest.version if self._index is not None else None,
         }
 
 

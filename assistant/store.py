@@ -1,8 +1,10 @@
-"""The on-disk index: SQLite (documents, chunks, FTS5) + FAISS (vectors, ids = chunk ids) + manifest.
+"""The on-disk index: SQLite (documents, chunks, sentences, FTS5) + FAISS (vectors, ids = chunk ids and
+sentence ids) + manifest.
 
 Layout under the index folder:
     CURRENT                the name of the published version (replaced atomically)
-    versions/<version>/    manifest.json, index.sqlite, vectors.faiss (never changed once published)
+    versions/<version>/    manifest.json, index.sqlite, and per segment vectors-<s>.faiss and
+                           sentences-<s>.faiss (never changed once published)
     versions/.staging-*    a build in progress; removed by the next writer if its builder died
     .lock                  held (flock) by the one writer at a time; released by the OS if it dies
 """
@@ -34,10 +36,7 @@ from .models import Chunk, Document, DocumentMeta
 
 MANIFEST = "manifest.json"
 SQLITE = "index.sqlite"
-VECTORS = "vectors.faiss"
-SENTENCES = "sentences.faiss"
-DATA_FILES = (SQLITE, VECTORS, SENTENCES)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -80,11 +79,19 @@ class Manifest:
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     themes_hash: str = ""
+    # Vector files are written in segments: a change adds one segment and hard-links the earlier ones,
+    # so its cost does not grow with the index. Vectors of removed chunks stay in old segments until the
+    # next full build; readers keep only the ids still present in SQLite.
+    segments: list[str] = field(default_factory=list)
     format: int = FORMAT_VERSION
 
     @property
     def chunk_count(self) -> int:
         return sum(entry.chunks for entry in self.documents.values())
+
+    @property
+    def files(self) -> list[str]:
+        return [SQLITE, *(name for segment in self.segments for name in segment_files(segment))]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -94,6 +101,14 @@ class Manifest:
         data = json.loads(raw)
         data["documents"] = {key: DocumentEntry(**value) for key, value in data["documents"].items()}
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published version a writer starts from: its folder and manifest (vectors are not loaded)."""
+
+    directory: Path
+    manifest: Manifest
 
 
 @dataclass
@@ -129,6 +144,11 @@ class StoredChunk:
     chunk: Chunk
     meta: DocumentMeta
     themes: list[str] = field(default_factory=list)
+
+
+def segment_files(segment: str) -> tuple[str, str]:
+    """The chunk-vector and sentence-vector files of one segment."""
+    return f"vectors-{segment}.faiss", f"sentences-{segment}.faiss"
 
 
 def file_sha256(path: Path) -> str:
@@ -168,9 +188,14 @@ class IndexStore:
 
     def open(self, *, model: str, verify: bool = True) -> OpenIndex:
         """Open the published index for reading; refuse one built with another model or chunking."""
+        published = self.published(model=model)
+        return OpenIndex(published.directory, published.manifest, verify=verify)
+
+    def published(self, *, model: str) -> Published:
+        """The published version's folder and manifest, checked against the configured model."""
         manifest = self.read_manifest()
         check_compatible(manifest, model)
-        return OpenIndex(self.versions_dir / manifest.version, manifest, verify=verify)
+        return Published(self.versions_dir / manifest.version, manifest)
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -242,12 +267,50 @@ class IndexStore:
         return removed
 
 
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link an unchanged file into a new version (instant); copy it where links are not possible."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def _fsync_dir(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def verify_files(directory: Path, manifest: Manifest, names: Sequence[str]) -> None:
+    """Refuse missing files and files whose checksum differs from the manifest's."""
+    for name in names:
+        path = directory / name
+        if not path.exists():
+            raise IndexUnavailable(f"index file {name} is missing from {directory}; rebuild the index")
+        if manifest.checksums.get(name) != file_sha256(path):
+            raise IndexUnavailable(f"index file {path} is corrupt (checksum mismatch); rebuild the index")
+
+
+def _merged(paths: Sequence[Path], live_ids: np.ndarray, dimension: int) -> Any:
+    """One in-memory FAISS index of the live vectors of every segment."""
+    merged = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    for path in paths:
+        try:
+            part: Any = faiss.read_index(str(path))
+        except RuntimeError:
+            raise IndexUnavailable(f"index file {path} cannot be read; rebuild the index") from None
+        if part.d != dimension:
+            raise IndexUnavailable(f"index file {path} does not match the manifest's dimension; rebuild the index")
+        if part.ntotal == 0:
+            continue
+        ids = faiss.vector_to_array(part.id_map).astype(np.int64)
+        vectors = faiss.downcast_index(part.index).reconstruct_n(0, part.ntotal)
+        keep = np.isin(ids, live_ids)
+        if keep.any():
+            merged.add_with_ids(np.ascontiguousarray(vectors[keep]), ids[keep])
+    return merged
 
 
 def check_compatible(manifest: Manifest, model: str) -> None:
@@ -272,30 +335,25 @@ class OpenIndex:
     def __init__(self, directory: Path, manifest: Manifest, *, verify: bool = True) -> None:
         self.directory = directory
         self.manifest = manifest
-        for name in DATA_FILES:
-            path = directory / name
-            if not path.exists():
-                raise IndexUnavailable(f"index file {name} is missing from {directory}; rebuild the index")
-            if verify and manifest.checksums.get(name) != file_sha256(path):
-                raise IndexUnavailable(f"index file {path} is corrupt (checksum mismatch); rebuild the index")
-        try:
-            self.vectors = faiss.read_index(str(directory / VECTORS))
-            self.sentence_vectors = faiss.read_index(str(directory / SENTENCES))
-        except RuntimeError:
-            raise IndexUnavailable(f"the vector files in {directory} cannot be read; rebuild the index") from None
-        if self.vectors.d != manifest.dimension or self.sentence_vectors.d != manifest.dimension:
-            raise IndexUnavailable("the vector file does not match the manifest's dimension; rebuild the index")
+        if verify:
+            verify_files(directory, manifest, manifest.files)
         # One connection, opened now and shared under a lock: the file stays readable through this
         # handle even after a newer version is published and this one is cleaned up.
         uri = f"file:{directory / SQLITE}?mode=ro&immutable=1"
         try:
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._db.execute("SELECT 1 FROM chunks LIMIT 1")
+            live_chunks = np.asarray([row[0] for row in self._db.execute("SELECT id FROM chunks")], dtype=np.int64)
+            live_sentences = np.asarray([row[0] for row in self._db.execute("SELECT id FROM sentences")],
+                                        dtype=np.int64)
         except sqlite3.DatabaseError as exc:
             raise IndexUnavailable(f"index file {directory / SQLITE} cannot be read ({exc}); rebuild the index") \
                 from None
         self._db.row_factory = sqlite3.Row
         self._db_lock = threading.Lock()
+        self.vectors = _merged([directory / segment_files(s)[0] for s in manifest.segments], live_chunks,
+                               manifest.dimension)
+        self.sentence_vectors = _merged([directory / segment_files(s)[1] for s in manifest.segments],
+                                        live_sentences, manifest.dimension)
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._db_lock:
@@ -468,22 +526,27 @@ class IndexWriter:
     touches only the documents it adds or removes.
     """
 
-    def __init__(self, staging: Path, *, model: str, dimension: int, base: OpenIndex | None = None) -> None:
+    def __init__(self, staging: Path, *, model: str, dimension: int, base: Published | None = None) -> None:
         self.staging = staging
         self.incremental = base is not None
         self.manifest = Manifest(version=new_version_name(), model=model, dimension=dimension,
                                  chunking_version=CHUNKING_VERSION, built_at="")
+        self.segment = self.manifest.version
+        self.vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.sentence_vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         if base is None:
             self.db = sqlite3.connect(staging / SQLITE)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
-            self.vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-            self.sentence_vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         else:
+            verify_files(base.directory, base.manifest, [SQLITE])  # never build on a damaged copy
             shutil.copyfile(base.directory / SQLITE, staging / SQLITE)
             self.db = sqlite3.connect(staging / SQLITE)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-            self.vectors = faiss.clone_index(base.vectors)
-            self.sentence_vectors = faiss.clone_index(base.sentence_vectors)
+            for segment in base.manifest.segments:
+                for name in segment_files(segment):
+                    _link_or_copy(base.directory / name, staging / name)
+                    self.manifest.checksums[name] = base.manifest.checksums[name]
+            self.manifest.segments = list(base.manifest.segments)
             self.manifest.documents = dict(base.manifest.documents)
         self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
         self.next_sentence_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM sentences").fetchone()[0])
@@ -527,31 +590,28 @@ class IndexWriter:
                                                                  len(chunks))
 
     def remove(self, doc_id: str) -> None:
-        """Take a document, its chunks, keyword rows and vectors out of this version."""
-        ids = [row[0] for row in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-        self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
-        self.db.execute("DELETE FROM chunk_themes WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
-                        (doc_id,))
-        sentence_ids = [row[0] for row in self.db.execute(
-            "SELECT id FROM sentences WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))]
-        self.db.execute("DELETE FROM sentences WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
-        if sentence_ids:
-            self.sentence_vectors.remove_ids(np.asarray(sentence_ids, dtype=np.int64))
+        """Take a document, its chunks, sentences and keyword rows out of this version.
+
+        Its vectors stay in the earlier segments' files; readers serve only ids still present in SQLite.
+        """
+        chunk_ids = "SELECT id FROM chunks WHERE doc_id = ?"
+        self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({chunk_ids})", (doc_id,))
+        self.db.execute(f"DELETE FROM chunk_themes WHERE chunk_id IN ({chunk_ids})", (doc_id,))
+        self.db.execute(f"DELETE FROM sentences WHERE chunk_id IN ({chunk_ids})", (doc_id,))
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        if ids:
-            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
         self.manifest.documents.pop(doc_id, None)
 
-    def retag(self, tag: Callable[[list[str], np.ndarray], list[list[str]]], batch: int = 4096) -> None:
-        """Tag every chunk again (the themes changed), from its stored text and vector."""
+    def retag(self, tag: Callable[[list[str], np.ndarray], list[list[str]]], vectors: Any,
+              batch: int = 4096) -> None:
+        """Tag every chunk again (the themes changed), from its stored text and its vector in `vectors`."""
         self.db.execute("DELETE FROM chunk_themes")
         rows = self.db.execute("SELECT c.id, c.section, c.text FROM chunks c ORDER BY c.id").fetchall()
         for start in range(0, len(rows), batch):
             part = rows[start:start + batch]
             ids = np.asarray([row[0] for row in part], dtype=np.int64)
             texts = [Chunk("", 0, row[1], None, 0, 0, row[2]).indexed_text() for row in part]
-            tags = tag(texts, self.vectors.reconstruct_batch(ids))
+            tags = tag(texts, vectors.reconstruct_batch(ids))
             self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
                                 [(int(i), theme) for i, found in zip(ids, tags, strict=True) for theme in found])
 
@@ -562,12 +622,17 @@ class IndexWriter:
             self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
             self.db.commit()
         self.db.close()
-        faiss.write_index(self.vectors, str(self.staging / VECTORS))
-        faiss.write_index(self.sentence_vectors, str(self.staging / SENTENCES))
+        written = [SQLITE]
+        if self.vectors.ntotal or not self.manifest.segments:
+            chunk_file, sentence_file = segment_files(self.segment)
+            faiss.write_index(self.vectors, str(self.staging / chunk_file))
+            faiss.write_index(self.sentence_vectors, str(self.staging / sentence_file))
+            self.manifest.segments.append(self.segment)
+            written += [chunk_file, sentence_file]
         self.manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self.manifest.checksums = {name: file_sha256(self.staging / name) for name in DATA_FILES}
+        self.manifest.checksums.update({name: file_sha256(self.staging / name) for name in written})
         (self.staging / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
-        for name in (*DATA_FILES, MANIFEST):
+        for name in (*written, MANIFEST):
             with (self.staging / name).open("rb") as handle:
                 os.fsync(handle.fileno())
         return self.manifest

@@ -12,7 +12,7 @@ import pytest
 from assistant.build import scan_corpus, sentence_text, sync_index
 from assistant.errors import IndexBusy, IndexUnavailable
 from assistant.service import Assistant
-from assistant.store import MANIFEST, SENTENCES, SQLITE, VECTORS, IndexStore
+from assistant.store import MANIFEST, SQLITE, IndexStore, segment_files
 from assistant.text import sentence_spans
 
 from .conftest import FailingEmbedder, HashEmbedder
@@ -22,7 +22,8 @@ def test_round_trip(built: Assistant) -> None:
     manifest = built.store.read_manifest()
     assert manifest.model == "test-hash-embedder" and manifest.dimension == 256
     assert len(manifest.documents) == 5
-    assert set(manifest.checksums) == {SQLITE, VECTORS, SENTENCES}
+    assert len(manifest.segments) == 1
+    assert set(manifest.checksums) == {SQLITE, *segment_files(manifest.segments[0])}
     index = built.index()
     assert index.vectors.ntotal == manifest.chunk_count
     telford = index.document("2021-telford-wrekin-thematic-briefing-3")
@@ -59,8 +60,10 @@ def test_chunking_version_mismatch_is_refused(built: Assistant) -> None:
         built.store.open(model="test-hash-embedder")
 
 
-@pytest.mark.parametrize("name", [SQLITE, VECTORS, SENTENCES])
-def test_corrupt_file_is_detected(built: Assistant, name: str) -> None:
+@pytest.mark.parametrize("which", ["sqlite", "vectors", "sentences"])
+def test_corrupt_file_is_detected(built: Assistant, which: str) -> None:
+    segment = built.store.read_manifest().segments[0]
+    name = {"sqlite": SQLITE, "vectors": segment_files(segment)[0], "sentences": segment_files(segment)[1]}[which]
     path = built.store.versions_dir / built.store.current_version() / name  # type: ignore[operator]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -108,6 +111,20 @@ def test_update_reembeds_only_what_changed(built: Assistant, settings) -> None: 
     assert report.removed == ["2015-warwickshire-john-scr-response"]
     assert report.embedded_chunks == built.index().manifest.documents["2016-luton-child-f-scr-response"].chunks
     assert len(built.index().manifest.documents) == 4
+    # the change added a segment and linked the first one rather than rewriting it
+    manifest = built.store.read_manifest()
+    assert len(manifest.segments) == 2
+    first = segment_files(manifest.segments[0])[0]
+    assert (built.store.versions_dir / manifest.version / first).stat().st_nlink >= 2
+    # vectors of the replaced and removed reviews are not served, though their segment keeps them
+    index = built.index()
+    assert index.vectors.ntotal == manifest.chunk_count
+    live = {row["id"] for row in index._rows("SELECT id FROM sentences")}
+    assert index.sentence_vectors.ntotal == len(live)
+    # a full build compacts everything into one segment again
+    rebuilt = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder,
+                         reuse_unchanged=False)
+    assert len(built.store.read_manifest(rebuilt.version).segments) == 1
 
 
 def test_unreadable_file_is_skipped_and_build_goes_on(settings, embedder: HashEmbedder) -> None:  # type: ignore[no-untyped-def]
@@ -131,3 +148,28 @@ def test_old_versions_are_pruned(built: Assistant, settings) -> None:  # type: i
     shutil.rmtree(built.store.versions_dir / built.store.current_version())  # type: ignore[operator]
     with pytest.raises(IndexUnavailable, match="missing its manifest"):
         built.store.open(model="test-hash-embedder")
+
+
+def test_watcher_switches_to_new_versions_and_keeps_serving_through_a_broken_one(
+        built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    first = built.index().manifest.version
+    built.start_watching(interval=0.05)
+    try:
+        (settings.corpus_dir / "new.md").write_text("# New review\n\nA new passage about trampolines and safety.")
+        second = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder()).version
+        deadline = time.time() + 10
+        while built.index().manifest.version != second and time.time() < deadline:
+            time.sleep(0.05)
+        assert built.index().manifest.version == second != first
+        # a published version with a damaged file is refused: the one in use keeps serving
+        (settings.corpus_dir / "other.md").write_text("# Other\n\nAnother passage about playgrounds and parks.")
+        third = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder()).version
+        sqlite = built.store.versions_dir / str(third) / SQLITE
+        sqlite.write_bytes(sqlite.read_bytes()[:-10] + b"0123456789")
+        time.sleep(0.5)
+        assert built.index().manifest.version == second
+        assert built.status()["version"] == third and built.status()["serving_version"] == second
+    finally:
+        built.stop_watching()

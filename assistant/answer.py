@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import BadRequest
 from .models import Answer, Citation
 from .retrieval import Hit, keyword_terms
-from .text import sentence_spans, stem, strip_list_marker, word_count, words
+from .text import sentence_spans, stem, strip_list_marker, words
 
 ANSWER_PASSAGES = 3
 # A passage is cited only if its evidence reaches this fraction of the threshold for `found`.
@@ -60,29 +59,6 @@ def contextualise(question: str, history: Sequence[Turn]) -> str:
     return f"{previous} {question}"
 
 
-def best_sentences(query: str, passages: Sequence[str]) -> list[str]:
-    """For each passage, its sentence (trimmed of list markers) that shares the most rare query words."""
-    split = [[strip_list_marker(text[s:e]) for s, e in sentence_spans(text)] for text in passages]
-    query_stems = {stem(term) for term in keyword_terms(query)}
-    all_sentences = [sentence for sentences in split for sentence in sentences]
-    document_frequency: dict[str, int] = {}
-    for sentence in all_sentences:
-        for token in {stem(word) for word in words(sentence)}:
-            document_frequency[token] = document_frequency.get(token, 0) + 1
-    total = max(len(all_sentences), 1)
-
-    def score(sentence: str) -> float:
-        stems = {stem(word) for word in words(sentence)}
-        overlap = sum(math.log(1 + total / document_frequency[t]) for t in query_stems & stems)
-        return overlap / (1 + 0.01 * word_count(sentence))
-
-    chosen = []
-    for sentences in split:
-        candidates = [s for s in sentences if word_count(s) >= 4] or sentences
-        chosen.append(max(candidates, key=score) if candidates else "")
-    return chosen
-
-
 def keyword_coverage(question: str, hits: Sequence[Hit]) -> float:
     """The largest share of the question's content words that one of the top passages contains."""
     terms = {stem(term) for term in keyword_terms(question)}
@@ -122,11 +98,9 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_sco
     citations = [cite(hit, n) for n, hit in enumerate(cited, start=1)]
     quoted = [(hit, c) for hit, c in list(zip(cited, citations, strict=True))[:ANSWER_PASSAGES]
               if hit.evidence >= min_score] or [(cited[0], citations[0])]
-    by_words = best_sentences(searched, [c.text for _, c in quoted])
     parts = []
-    for (hit, citation), fallback in zip(quoted, by_words, strict=True):
-        # the sentence closest in meaning to the question, else the one sharing most of its rare words
-        sentence = strip_list_marker(citation.text[hit.sentence[0]:hit.sentence[1]]) if hit.sentence else fallback
-        if sentence:
-            parts.append(f"{sentence} [{citation.n}]")
+    for hit, citation in quoted:
+        # the passage's sentence closest in meaning to the question (search finds one for every hit)
+        start, end = hit.sentence or sentence_spans(citation.text)[0]
+        parts.append(f"{strip_list_marker(citation.text[start:end])} [{citation.n}]")
     return Answer(question=question, found=True, answer=" ".join(parts), citations=citations, searched=shown)

@@ -68,7 +68,7 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat(request: Request) -> HTMLResponse:
         return page(request, "index.html", active="ask", examples=EXAMPLES,
-                    documents=len(assistant.store.read_manifest().documents),
+                    documents=len(assistant.index().manifest.documents),
                     max_chars=settings.max_question_chars)
 
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
@@ -93,7 +93,7 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
     def themes(request: Request) -> HTMLResponse:
         summary = sorted(assistant.theme_summary(), key=lambda theme: (-theme["documents"], -theme["chunks"]))
         return page(request, "themes.html", active="themes", themes=summary,
-                    total=len(assistant.store.read_manifest().documents))
+                    total=len(assistant.index().manifest.documents))
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
     def admin(request: Request) -> HTMLResponse:

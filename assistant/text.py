@@ -43,10 +43,6 @@ def _add_span(spans: list[tuple[int, int]], line: str, base: int, start: int, en
         spans.append((base + start + stripped_left, base + start + stripped_right))
 
 
-def split_sentences(text: str) -> list[str]:
-    return [text[start:end] for start, end in sentence_spans(text)]
-
-
 _SUFFIXES = ("ational", "ations", "ation", "ments", "ment", "ness", "ings", "ing", "ies", "ied", "ers", "ed",
              "es", "er", "ly", "s")
 

@@ -202,11 +202,16 @@ class IndexStore:
         """Hold the single-writer lock; a second writer is refused, a dead writer's lock just vanishes."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusy(f"another build or update is already running on {self.root}; try again "
-                                "when it has finished") from None
+            deadline = time.monotonic() + 2.0  # a status check holds the lock shared for an instant
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise IndexBusy(f"another build or update is already running on {self.root}; try "
+                                        "again when it has finished") from None
+                    time.sleep(0.05)
             handle.seek(0)
             handle.truncate()
             handle.write(f"{os.getpid()} {datetime.now(UTC).isoformat(timespec='seconds')}\n")

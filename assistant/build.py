@@ -1,7 +1,8 @@
 """Build, add, update and remove: every change writes a new index version and publishes it atomically.
 
-Documents whose content hash is unchanged are carried over with their stored vectors, so the cost of
-a change grows with what changed, not with the size of the index.
+Documents whose content hash is unchanged are left as they are: a change copies the SQLite file, links
+the earlier vector segments and writes one new segment, so its cost grows with what changed, not with
+the size of the index.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def sync_index(
             embedded = embed_documents(loaded, embedder, tagger, batch_size=batch_size, progress=progress)
             report.version = _write_version(store, embedder, previous, embedded, keep, keep_versions,
                                             tagger=tagger, retag=retag, themes_version=current_themes)
-        report.added = [d for d in new_ids if d not in old_docs]
-        report.replaced = [d for d in new_ids if d in old_docs]
+        report.added = sorted(d for d in new_ids if d not in old_docs)
+        report.replaced = sorted(d for d in new_ids if d in old_docs)
         report.removed = gone
         report.embedded_chunks = sum(len(chunks) for _, chunks in loaded)
     final = store.read_manifest(report.version)

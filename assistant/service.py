@@ -29,6 +29,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()
+        self._names: tuple[str, dict[str, frozenset[str]]] | None = None  # (version, names of its reviews)
 
     @property
     def embedder(self) -> Embedder:
@@ -144,7 +145,7 @@ class Assistant:
         return expansion, hits
 
     def _review_names(self, index: OpenIndex) -> dict[str, frozenset[str]]:
-        cached = getattr(self, "_names", None)
+        cached = self._names
         if cached is None or cached[0] != index.manifest.version:
             cached = (index.manifest.version, review_names(index.documents()))
             self._names = cached

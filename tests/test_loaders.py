@@ -157,3 +157,29 @@ def test_zip_bomb_docx_is_refused(tmp_path: Path) -> None:
         archive.writestr("word/document.xml", b"0" * (210 * 1024 * 1024))
     with pytest.raises(DocumentUnreadable, match="refused"):
         load_file(path)
+
+
+def test_pdf_headings_found_by_type_size(tmp_path: Path) -> None:
+    """A heading with no 'Finding'/'Theme' label is still a heading when it is set larger than the text."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.multi_cell(0, 9, "What the health visitor saw at home and what was never asked about the sleeping "
+                         "arrangements of the baby")
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(0, 6, "The health visitor saw the living room only. " * 6)
+    pdf.ln(4)
+    pdf.set_font("Helvetica", "B", 13)
+    pdf.multi_cell(0, 8, "Safer sleep advice")
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(0, 6, "Parents were given the advice but nobody checked it was followed. " * 4)
+    path = tmp_path / "unlabelled.pdf"
+    pdf.output(str(path))
+    chunks = chunk_document(load_document(path))
+    assert chunks[0].section == ("What the health visitor saw at home and what was never asked about the "
+                                 "sleeping arrangements of the baby")
+    advice = next(c for c in chunks if "nobody checked" in c.text)
+    assert advice.section == "Safer sleep advice"
+    assert "Safer sleep advice" not in advice.text

@@ -7,11 +7,13 @@ every format.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import DocumentUnreadable
 
@@ -99,6 +101,15 @@ _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 _BULLET = re.compile(r"^\s*([-•●▪◦*–]|\d{1,2}[.)]|[a-z][.)])\s+")
 
 
+@dataclass(frozen=True)
+class PdfLine:
+    """One printed line of a PDF page with the size and weight of its type."""
+
+    text: str
+    size: float = 0.0
+    bold: bool = False
+
+
 def load_pdf(data: bytes, name: str) -> LoadedText:
     import pypdfium2 as pdfium
 
@@ -106,42 +117,93 @@ def load_pdf(data: bytes, name: str) -> LoadedText:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise DocumentUnreadable(f"{name}: not a readable PDF ({exc})") from None
-    pages: list[str] = []
+    pages: list[list[PdfLine]] = []
     try:
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            pages.append(textpage.get_text_bounded())
+            pages.append(pdf_page_lines(textpage))
             textpage.close()
             page.close()
     except pdfium.PdfiumError as exc:
         raise DocumentUnreadable(f"{name}: PDF page could not be read ({exc})") from None
     finally:
         pdf.close()
-    if not any(re.search(r"[A-Za-z]{2,}", page) for page in pages):
+    if not any(re.search(r"[A-Za-z]{2,}", line.text) for lines in pages for line in lines):
         raise DocumentUnreadable(f"{name}: the PDF has no text layer (a scan?); OCR is not supported")
+    body = body_font_size([line for lines in pages for line in lines])
     text_parts: list[str] = []
     page_starts: list[int] = []
     offset = 0
-    for page_text in pages:
+    for lines in pages:
         page_starts.append(offset)
-        body = pdf_page_to_paragraphs(page_text)
-        text_parts.append(body)
-        offset += len(body) + 2
+        text = pdf_page_to_paragraphs(lines, body_size=body)
+        text_parts.append(text)
+        offset += len(text) + 2
     return LoadedText("\n\n".join(text_parts), page_starts)
 
 
-def pdf_page_to_paragraphs(page_text: str) -> str:
-    """Rebuild paragraphs from a PDF page's layout lines: pdfium gives one line per printed line."""
-    lines = [line.rstrip() for line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    lines = [line for line in lines if line.strip() and not _PAGE_FURNITURE.match(line)]
+def pdf_page_lines(textpage: Any) -> list[PdfLine]:
+    """The page's lines, each with the font size and boldness of its first visible character."""
+    import pypdfium2.raw as pdfium_c
+
+    count = pdfium_c.FPDFText_CountChars(textpage.raw)
+    text = textpage.get_text_range(0, count) if count > 0 else ""
+    if len(text) != count:  # characters outside UCS-2: no per-character sizes, plain lines instead
+        return [PdfLine(line) for line in textpage.get_text_bounded().splitlines()]
+    font_name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    lines = []
+    for match in re.finditer(r"[^\r\n]+", text):
+        first = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
+        if first >= match.end():
+            continue
+        size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first))
+        length = pdfium_c.FPDFText_GetFontInfo(textpage.raw, first, font_name, len(font_name), ctypes.byref(flags))
+        bold = b"bold" in font_name.raw[:max(length - 1, 0)].lower() or bool(flags.value & (1 << 18))
+        lines.append(PdfLine(match.group(0), size, bold))
+    return lines
+
+
+def body_font_size(lines: list[PdfLine]) -> float:
+    """The size most of the text is set in (by characters)."""
+    sizes: dict[float, int] = {}
+    for line in lines:
+        if line.size:
+            sizes[round(line.size, 1)] = sizes.get(round(line.size, 1), 0) + len(line.text)
+    return max(sizes, key=lambda size: sizes[size]) if sizes else 0.0
+
+
+def _is_heading_line(line: PdfLine, body_size: float) -> bool:
+    text = line.text.strip()
+    if not body_size or not line.size or len(text) > 150 or not re.search(r"[A-Za-z]{2,}", text):
+        return False
+    return line.size >= body_size * 1.15 or (line.bold and line.size >= body_size * 0.95 and len(text) < 100)
+
+
+def pdf_page_to_paragraphs(page: list[PdfLine] | str, *, body_size: float = 0.0) -> str:
+    """Rebuild paragraphs from a PDF page's layout lines (pdfium gives one per printed line); lines set
+    larger or bolder than the body text become `## ` headings."""
+    if isinstance(page, str):
+        page = [PdfLine(line) for line in page.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in page if line.text.strip() and not _PAGE_FURNITURE.match(line.text)]
     if not lines:
         return ""
-    width = sorted(len(line) for line in lines)[int(len(lines) * 0.8)]
+    width = sorted(len(line.text.rstrip()) for line in lines)[int(len(lines) * 0.8)]
     out: list[str] = []
     current = ""
+    heading: list[str] = []
     for line in lines:
-        stripped = line.strip()
+        stripped = line.text.strip()
+        if _is_heading_line(line, body_size):
+            if current:
+                out.append(current)
+                current = ""
+            heading.append(stripped)  # a heading wrapped over two lines stays one heading
+            continue
+        if heading:
+            out.append("## " + " ".join(heading))
+            heading = []
         starts_new = not current or _BULLET.match(stripped) is not None
         if starts_new:
             if current:
@@ -157,6 +219,8 @@ def pdf_page_to_paragraphs(page_text: str) -> str:
             if not (stripped[-1:] in ",-" or stripped.split()[-1].lower() in {"and", "or", "the", "of", "to"}):
                 out.append(current)
                 current = ""
+    if heading:
+        out.append("## " + " ".join(heading))
     if current:
         out.append(current)
     return "\n\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,13 +34,7 @@ class Document:
         """The 1-based page holding character `offset`, or None for formats without pages."""
         if not self.page_starts:
             return None
-        page = 0
-        for number, start in enumerate(self.page_starts):
-            if start <= offset:
-                page = number
-            else:
-                break
-        return page + 1
+        return max(bisect.bisect_right(self.page_starts, offset), 1)
 
 
 @dataclass

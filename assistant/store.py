@@ -366,35 +366,35 @@ class OpenIndex:
 
     # --- search primitives --------------------------------------------------------------------
 
-    def dense(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
-              ) -> list[tuple[int, float]]:
-        """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
-        if self.vectors.ntotal == 0:
+    def _nearest(self, vectors: Any, query_vector: np.ndarray, limit: int, allowed_sql: str | None,
+                 parameters: Sequence[Any] = ()) -> list[tuple[int, float]]:
+        """(id, cosine) of the nearest vectors; with `allowed_sql`, only among the ids it selects."""
+        if vectors.ntotal == 0:
             return []
         params = None
-        if allowed is not None:
-            ids = np.asarray([row[0] for row in self._rows(allowed.sql, allowed.parameters)], dtype=np.int64)
+        if allowed_sql is not None:
+            ids = np.asarray([row[0] for row in self._rows(allowed_sql, parameters)], dtype=np.int64)
             if not len(ids):
                 return []
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit, params=params)
+        scores, ids = vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def dense(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
+              ) -> list[tuple[int, float]]:
+        """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
+        if allowed is None:
+            return self._nearest(self.vectors, query_vector, limit, None)
+        return self._nearest(self.vectors, query_vector, limit, allowed.sql, allowed.parameters)
 
     def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
                        ) -> list[tuple[int, float, tuple[int, int]]]:
         """Chunks ranked by their sentence closest to the query: (chunk id, cosine, sentence span)."""
-        if self.sentence_vectors.ntotal == 0:
-            return []
-        params = None
-        if allowed is not None:
-            ids = np.asarray([row[0] for row in self._rows(
-                f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)], dtype=np.int64)
-            if not len(ids):
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
-        scores, ids = self.sentence_vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit,
-                                                   params=params)
-        found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if allowed is None:
+            found = self._nearest(self.sentence_vectors, query_vector, limit, None)
+        else:
+            found = self._nearest(self.sentence_vectors, query_vector, limit,
+                                  f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)
         if not found:
             return []
         placeholders = ",".join("?" * len(found))

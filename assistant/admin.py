@@ -5,13 +5,12 @@ Used by both the CLI and the admin API, so a file added either way is checked an
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 import uuid
 from pathlib import Path
 
-from .build import BuildReport, Progress, no_progress, scan_corpus, sync_with_settings
+from .build import BuildOptions, BuildReport, Progress, add_to_index, no_progress, remove_from_index, scan_corpus
 from .config import Settings
 from .embedding import Embedder
 from .errors import BadRequest, DocumentUnreadable, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -19,6 +18,7 @@ from .ingest import SUPPORTED_SUFFIXES, doc_id_for, load_document
 from .ingest.loaders import check_zip_bomb, sniff_format
 from .ingest.metadata import sidecar_path
 from .store import IndexStore
+from .text import slug
 
 SUFFIX_FOR_FORMAT = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "text": ".txt"}
 REMOVED = ".removed"
@@ -68,19 +68,19 @@ def add_files(
             kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
             raise BadRequest(f"{source.name}: unsupported file type; use one of {kinds}")
     placed = [place_in_corpus(source, settings.corpus_dir) for source in files]
-    return sync_with_settings(settings, files=placed, store=store, embedder=embedder, keep_others=True,
-                              progress=progress)
+    return add_to_index(files=placed, store=store, embedder=embedder, options=BuildOptions.from_settings(settings),
+                        progress=progress)
 
 
 def safe_file_name(uploaded_name: str, kind: str) -> str:
     """A name for an uploaded file built only from its letters and digits, with the suffix its content has."""
     stem = Path(uploaded_name.replace("\\", "/")).name
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:100] or "upload"
+    name = slug(stem, max_chars=100, default="upload")
     suffix = SUFFIX_FOR_FORMAT[kind]
     if kind == "text" and uploaded_name.lower().endswith(".md"):
         suffix = ".md"
-    return slug + suffix
+    return name + suffix
 
 
 def describe_size(size: int) -> str:
@@ -120,7 +120,7 @@ def accept_upload(
         target = place_in_corpus(staged, settings.corpus_dir, name=name)
     finally:
         staged.unlink(missing_ok=True)
-    return sync_with_settings(settings, files=[target], store=store, embedder=embedder, keep_others=True)
+    return add_to_index(files=[target], store=store, embedder=embedder, options=BuildOptions.from_settings(settings))
 
 
 def remove_documents(
@@ -134,5 +134,5 @@ def remove_documents(
     for path in scan_corpus(settings.corpus_dir):
         if doc_id_for(path) in doc_ids:
             set_aside(path, settings.corpus_dir)
-    return sync_with_settings(settings, files=[], store=store, embedder=embedder, keep_others=True,
-                              drop=frozenset(doc_ids))
+    return remove_from_index(doc_ids=frozenset(doc_ids), store=store, embedder=embedder,
+                             options=BuildOptions.from_settings(settings))

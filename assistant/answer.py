@@ -7,15 +7,10 @@ from dataclasses import dataclass
 
 from .errors import BadRequest
 from .models import Answer, Citation
+from .params import DEFAULT_ANSWER, AnswerParams
 from .retrieval import Hit, keyword_terms
 from .text import sentence_spans, stem, strip_list_marker, words
 
-ANSWER_PASSAGES = 3
-# A passage is cited only if its evidence reaches this fraction of the threshold for `found`.
-CITE_FRACTION = 0.8
-# A question also counts as covered when one top passage holds this share of its content words
-# (calibrated on benchmarks/questions.json: unanswerable questions reach at most 0.33).
-MIN_COVERAGE = 0.75
 NOT_COVERED = ("The published reviews in this collection do not appear to cover this question, so there is "
                "no passage to quote. Please follow your local procedures and talk to your manager or "
                "safeguarding lead.")
@@ -60,31 +55,32 @@ def contextualise(question: str, history: Sequence[Turn]) -> str:
 
 
 def keyword_coverage(question: str, hits: Sequence[Hit]) -> float:
-    """The largest share of the question's content words that one of the top passages contains."""
+    """The largest share of the question's content words that one of the passages contains."""
     terms = {stem(term) for term in keyword_terms(question)}
     if len(terms) < 2:
         return 0.0
     best = 0.0
-    for hit in hits[:ANSWER_PASSAGES]:
+    for hit in hits:
         chunk = hit.stored.chunk
         present = {stem(word) for word in words(f"{chunk.section or ''} {chunk.text}")}
         best = max(best, len(terms & present) / len(terms))
     return best
 
 
-def is_covered(question: str, hits: Sequence[Hit], min_score: float) -> bool:
+def is_covered(question: str, hits: Sequence[Hit], min_score: float, params: AnswerParams) -> bool:
     """Found when a top passage (or one of its sentences) is close in meaning to the question, or holds
     nearly every word of it."""
     if not hits:
         return False
-    evidence = max(hit.evidence for hit in hits[:ANSWER_PASSAGES])
-    return evidence >= min_score or keyword_coverage(question, hits) >= MIN_COVERAGE
+    top = hits[:params.answer_passages]
+    evidence = max(hit.evidence for hit in top)
+    return evidence >= min_score or keyword_coverage(question, top) >= params.min_coverage
 
 
 def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_score: float,
-                   cite: Callable[[Hit, int], Citation]) -> Answer:
+                   cite: Callable[[Hit, int], Citation], params: AnswerParams = DEFAULT_ANSWER) -> Answer:
     """Quote the best sentence of each of the top passages, or say plainly that nothing fits."""
-    found = is_covered(question, hits, min_score)
+    found = is_covered(question, hits, min_score, params)
     shown = searched if searched != question else None
     if not found:
         nearest = list(dict.fromkeys(
@@ -94,9 +90,9 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_sco
         if nearest:
             text += " The nearest material in the reviews is about: " + "; ".join(nearest) + "."
         return Answer(question=question, found=False, answer=text, citations=[], searched=shown)
-    cited = [hit for hit in hits if hit.evidence >= min_score * CITE_FRACTION] or list(hits[:1])
+    cited = [hit for hit in hits if hit.evidence >= min_score * params.cite_fraction] or list(hits[:1])
     citations = [cite(hit, n) for n, hit in enumerate(cited, start=1)]
-    quoted = [(hit, c) for hit, c in list(zip(cited, citations, strict=True))[:ANSWER_PASSAGES]
+    quoted = [(hit, c) for hit, c in list(zip(cited, citations, strict=True))[:params.answer_passages]
               if hit.evidence >= min_score] or [(cited[0], citations[0])]
     parts = []
     for hit, citation in quoted:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,10 +20,14 @@ from .embedding import Embedder
 from .errors import DocumentUnreadable, IndexUnavailable
 from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_document
 from .ingest.documents import content_hash
+from .manifest import Published
 from .models import Chunk, Document
-from .store import EmbeddedDocument, IndexStore, IndexWriter, OpenIndex, Published
+from .params import DEFAULT_CHUNKING, ChunkingParams
+from .reader import OpenIndex
+from .store import IndexStore
 from .text import sentence_spans, strip_list_marker
 from .themes import ThemeTagger, load_themes, themes_hash
+from .writer import EmbeddedDocument, IndexWriter
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], int, str], Iterable[T]]
@@ -65,51 +69,89 @@ def scan_corpus(corpus_dir: Path) -> list[Path]:
     )
 
 
-def sync_index(
-    *,
-    files: list[Path],
-    store: IndexStore,
-    embedder: Embedder,
-    reuse_unchanged: bool = True,
-    keep_others: bool = False,
-    drop: frozenset[str] = frozenset(),
-    batch_size: int = 32,
-    keep_versions: int = 2,
-    themes_path: Path = DEFAULT_THEMES,
-    progress: Progress = no_progress,
-) -> BuildReport:
-    """Make the published index hold exactly `files` (plus, with keep_others, what it already held).
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build runs: batch size, versions kept, the themes file and the chunking parameters."""
 
-    With `reuse_unchanged` (the default) the new version starts as a copy of the published one and only
-    new, changed and removed documents are touched; otherwise everything is rebuilt. Ids in `drop` are
-    left out. Runs under the writer lock and publishes one new version at the end.
-    """
+    batch_size: int = 32
+    keep_versions: int = 2
+    themes_path: Path = DEFAULT_THEMES
+    chunking: ChunkingParams = DEFAULT_CHUNKING
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BuildOptions:
+        return cls(batch_size=settings.batch_size, keep_versions=settings.keep_versions,
+                   themes_path=settings.themes_path, chunking=settings.chunking)
+
+
+def build_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
+                options: BuildOptions = BuildOptions(), progress: Progress = no_progress) -> BuildReport:
+    """A full build: read and embed every file again and publish an index of exactly them."""
+    plan = _Plan(files=files, reuse_unchanged=False, keep_others=False, drop=frozenset())
+    return _sync(plan, store=store, embedder=embedder, options=options, progress=progress)
+
+
+def update_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
+                 options: BuildOptions = BuildOptions(), progress: Progress = no_progress) -> BuildReport:
+    """Make the index hold exactly `files`, reading only new and changed ones and dropping the rest."""
+    plan = _Plan(files=files, reuse_unchanged=True, keep_others=False, drop=frozenset())
+    return _sync(plan, store=store, embedder=embedder, options=options, progress=progress)
+
+
+def add_to_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
+                 options: BuildOptions = BuildOptions(), progress: Progress = no_progress) -> BuildReport:
+    """Add or replace `files`, keeping everything else the published index holds."""
+    plan = _Plan(files=files, reuse_unchanged=True, keep_others=True, drop=frozenset())
+    return _sync(plan, store=store, embedder=embedder, options=options, progress=progress)
+
+
+def remove_from_index(*, doc_ids: frozenset[str], store: IndexStore, embedder: Embedder,
+                      options: BuildOptions = BuildOptions()) -> BuildReport:
+    """Take documents out of the published index, keeping everything else."""
+    plan = _Plan(files=[], reuse_unchanged=True, keep_others=True, drop=doc_ids)
+    return _sync(plan, store=store, embedder=embedder, options=options, progress=no_progress)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one change starts from and keeps: the four operations above are its only combinations."""
+
+    files: list[Path]
+    reuse_unchanged: bool  # start from a copy of the published version
+    keep_others: bool  # keep published documents not among `files`
+    drop: frozenset[str]  # ... except these
+
+
+def _sync(plan: _Plan, *, store: IndexStore, embedder: Embedder, options: BuildOptions,
+          progress: Progress) -> BuildReport:
+    """Carry out a plan under the writer lock and publish one new version at the end."""
     started = time.perf_counter()
     report = BuildReport()
     with store.writer_lock():
-        previous = _open_previous(store, embedder.name, required=keep_others) if reuse_unchanged else None
-        if keep_others and previous is None and store.current_version() is not None:
+        previous = (_open_previous(store, embedder.name, required=plan.keep_others)
+                    if plan.reuse_unchanged else None)
+        if plan.keep_others and previous is None and store.current_version() is not None:
             raise IndexUnavailable("adding to the index needs the published index; run `assistant index build`")
         old_docs = previous.manifest.documents if previous else {}
-        wanted = _unique_ids(files, report)
+        wanted = _unique_ids(plan.files, report)
         to_load = [(doc_id, path) for doc_id, path in wanted.items()
                    if doc_id not in old_docs or old_docs[doc_id].content_hash != _safe_hash(path)]
         changing = {doc_id for doc_id, _ in to_load}
         report.unchanged = [doc_id for doc_id in wanted if doc_id in old_docs and doc_id not in changing]
-        keep = set(report.unchanged) | ({d for d in old_docs if d not in drop} if keep_others else set())
+        keep = set(report.unchanged) | ({d for d in old_docs if d not in plan.drop} if plan.keep_others else set())
         keep -= changing
         loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
-                           progress=progress)
+                           chunking=options.chunking, progress=progress)
         new_ids = {document.doc_id for document, _ in loaded}
         gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
-        current_themes = themes_hash(themes_path)
+        current_themes = themes_hash(options.themes_path)
         retag = previous is not None and previous.manifest.themes_hash != current_themes
         if previous is not None and not loaded and not gone and not retag:
             report.version = previous.manifest.version
         else:
-            tagger = ThemeTagger(load_themes(themes_path), embedder)
-            embedded = embed_documents(loaded, embedder, tagger, batch_size=batch_size, progress=progress)
-            report.version = _write_version(store, embedder, previous, embedded, keep, keep_versions,
+            tagger = ThemeTagger(load_themes(options.themes_path), embedder)
+            embedded = embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, progress=progress)
+            report.version = _write_version(store, embedder, previous, embedded, keep, options,
                                             tagger=tagger, retag=retag, themes_version=current_themes)
         report.added = sorted(d for d in new_ids if d not in old_docs)
         report.replaced = sorted(d for d in new_ids if d in old_docs)
@@ -120,12 +162,6 @@ def sync_index(
     report.chunks = final.chunk_count
     report.seconds = time.perf_counter() - started
     return report
-
-
-def sync_with_settings(settings: Settings, **arguments: Any) -> BuildReport:
-    """sync_index with the batch size, number of versions kept and themes file taken from settings."""
-    return sync_index(batch_size=settings.batch_size, keep_versions=settings.keep_versions,
-                      themes_path=settings.themes_path, **arguments)
 
 
 def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
@@ -140,14 +176,15 @@ def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
 
 
 def _load_all(
-    to_load: list[tuple[str, Path]], report: BuildReport, *, known_hashes: dict[str, str], progress: Progress,
+    to_load: list[tuple[str, Path]], report: BuildReport, *, known_hashes: dict[str, str], chunking: ChunkingParams,
+    progress: Progress,
 ) -> list[tuple[Document, list[Chunk]]]:
     """Load and chunk each file; skip (with the reason) what is unreadable or already indexed."""
     loaded: list[tuple[Document, list[Chunk]]] = []
     seen = dict(known_hashes)
     for doc_id, path in progress(to_load, len(to_load), "Reading"):
         try:
-            document = load_document(path)
+            document = load_document(path, layout=chunking.pdf)
         except DocumentUnreadable as exc:
             report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
             continue
@@ -155,7 +192,7 @@ def _load_all(
             report.skipped.append((path.name, f"same content as {seen[document.content_hash]}, already indexed"))
             continue
         seen[document.content_hash] = doc_id
-        chunks = chunk_document(document)
+        chunks = chunk_document(document, chunking)
         if not chunks:
             report.skipped.append((path.name, "no passages could be cut from the text"))
             continue
@@ -169,7 +206,7 @@ def _write_version(
     previous: Published | None,
     embedded: list[EmbeddedDocument],
     keep: set[str],
-    keep_versions: int,
+    options: BuildOptions,
     *,
     tagger: ThemeTagger,
     retag: bool,
@@ -177,7 +214,8 @@ def _write_version(
 ) -> str:
     """Write and publish a version holding `keep` (from `previous`) plus the loaded documents, theme-tagged."""
     staging = store.new_staging()
-    writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, base=previous)
+    writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, chunking=options.chunking,
+                         base=previous)
     writer.manifest.themes_hash = themes_version
     try:
         for doc_id in list(writer.manifest.documents):
@@ -194,7 +232,7 @@ def _write_version(
     except BaseException:
         writer.abort()
         raise
-    store.prune(keep=keep_versions)
+    store.prune(keep=options.keep_versions)
     return manifest.version
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .models import Chunk, Citation, DocumentMeta
-from .store import StoredChunk
+from .reader import StoredChunk
 
 
 def reference_for(meta: DocumentMeta, chunk: Chunk, url: str) -> str:

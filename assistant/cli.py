@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from .admin import add_files, remove_documents
-from .build import BuildReport, scan_corpus, sync_with_settings
+from .build import BuildOptions, BuildReport, build_index, scan_corpus, update_index
 from .config import Settings
 from .errors import AssistantError, BadRequest
 from .models import Answer, Citation
@@ -69,8 +69,8 @@ def _print_report(report: BuildReport, title: str) -> None:
 
 
 def run_build(settings: Settings, assistant: Assistant) -> BuildReport:
-    return sync_with_settings(settings, files=scan_corpus(settings.corpus_dir), store=assistant.store,
-                              embedder=assistant.embedder, reuse_unchanged=False, progress=terminal_progress)
+    return build_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
+                       options=BuildOptions.from_settings(settings), progress=terminal_progress)
 
 
 @index.command("build")
@@ -90,8 +90,8 @@ def index_update(**flags: Any) -> None:
     """Sync the index with the corpus folder: new, changed and removed files."""
     settings = settings_from(**flags)
     assistant = Assistant(settings)
-    report = sync_with_settings(settings, files=scan_corpus(settings.corpus_dir), store=assistant.store,
-                                embedder=assistant.embedder, progress=terminal_progress)
+    report = update_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
+                          options=BuildOptions.from_settings(settings), progress=terminal_progress)
     _print_report(report, "Updated" if report.changed else "Already up to date")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadRequest
+from .params import DEFAULT_ANSWER, DEFAULT_CHUNKING, DEFAULT_RANKING, AnswerParams, ChunkingParams, RankingParams
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -51,6 +52,9 @@ class Settings:
     # Admin routes (upload, delete) exist only when a token is set.
     admin_token: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    chunking: ChunkingParams = DEFAULT_CHUNKING
+    ranking: RankingParams = DEFAULT_RANKING
+    answer: AnswerParams = DEFAULT_ANSWER
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

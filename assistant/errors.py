@@ -22,14 +22,14 @@ class NotFound(AssistantError):
 
 
 class IndexUnavailable(AssistantError):
-    """No published index, or one that cannot be used (other model, corrupt file)."""
+    """No published index, or one that cannot be used (other model, corrupt file): the service is unavailable."""
 
-    status = 409
+    status = 503
     exit_code = 3
 
 
 class ModelUnavailable(AssistantError):
-    status = 409
+    status = 503
     exit_code = 4
 
 

@@ -22,7 +22,7 @@ class Expansion:
         return tuple(dict.fromkeys(self.meanings + self.related))
 
     @property
-    def text(self) -> str:
+    def keyword_text(self) -> str:
         """Everything searched by keyword: the question followed by all the added terms."""
         return _with(self.question, self.added)
 

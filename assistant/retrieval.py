@@ -9,21 +9,8 @@ from typing import Any
 from .embedding import Embedder
 from .errors import BadRequest
 from .models import Chunk
-from .store import ChunkFilter, OpenIndex, StoredChunk
-
-RRF_K = 5
-CANDIDATES = 50
-SAME_DOCUMENT_DECAY = 0.85
-# Weight in the fusion of the third ranking: passages holding pairs of the question's own words close together.
-PHRASE_WEIGHT = 1.0
-# Weight of the ranking of passages by their single closest sentence.
-SENTENCE_WEIGHT = 1.0
-# Passages from a review the question names ("in Luton", "Child N", "the Walker-Thompson review") count this
-# many times more in the fusion.
-NAMED_REVIEW_BOOST = 2.0
-# Adjacent passages of one section that both rank in the top MERGE_WITHIN are cited as one passage.
-MERGE_WITHIN = 5
-MERGE_MAX_WORDS = 200
+from .params import DEFAULT_RANKING, RankingParams
+from .reader import ChunkFilter, OpenIndex, StoredChunk
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -117,6 +104,7 @@ def search(
     k: int = 5,
     filters: SearchFilters | None = None,
     named_reviews: frozenset[str] = frozenset(),
+    params: RankingParams = DEFAULT_RANKING,
 ) -> list[Hit]:
     """The k best passages, best first, spread across reviews where several answer.
 
@@ -126,18 +114,20 @@ def search(
     Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
     """
     vector = embedder.encode([query])[0]
-    limit = max(CANDIDATES, k * 4)
+    limit = max(params.candidates, k * params.candidates_per_k)
     allowed = filters.chunk_filter() if filters else None
+    weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
     dense = index.dense(vector, limit, allowed)
-    keyword = index.keyword(fts_expression(keyword_query or query), limit, allowed)
-    phrases = index.keyword(fts_pairs_expression(phrase_query), limit, allowed) if phrase_query else []
-    focus = index.keyword(fts_expression(focus_query), limit, allowed) if focus_query else []
-    by_sentence = [(chunk_id, score) for chunk_id, score, _ in index.best_sentences(vector, limit * 3, allowed)]
+    keyword = index.keyword(fts_expression(keyword_query or query), limit, allowed, weights=weights)
+    phrases = (index.keyword(fts_pairs_expression(phrase_query), limit, allowed, weights=weights)
+               if phrase_query else [])
+    focus = index.keyword(fts_expression(focus_query), limit, allowed, weights=weights) if focus_query else []
+    by_sentence = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed)
     fused: dict[int, float] = {}
-    for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, PHRASE_WEIGHT), (focus, 1.0),
-                            (by_sentence, SENTENCE_WEIGHT)):
+    for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, params.phrase_weight), (focus, 1.0),
+                            (by_sentence, params.sentence_weight)):
         for rank, (chunk_id, _) in enumerate(ranking):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (params.rrf_k + rank + 1)
     cosine = dict(dense)
     missing = [chunk_id for chunk_id in fused if chunk_id not in cosine]
     cosine.update(index.similarities(vector, missing))
@@ -146,9 +136,10 @@ def search(
     if named_reviews:
         for chunk_id in ordered:
             if chunk_id in stored and stored[chunk_id].chunk.doc_id in named_reviews:
-                fused[chunk_id] *= NAMED_REVIEW_BOOST
+                fused[chunk_id] *= params.named_review_boost
         ordered.sort(key=lambda chunk_id: fused[chunk_id], reverse=True)
-    hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored], k, SAME_DOCUMENT_DECAY)
+    hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored], k,
+                     params.same_document_decay)
     sentence_scores = index.sentence_scores(vector, [hit.stored.id for hit in hits])
     for hit in hits:
         scored = sentence_scores.get(hit.stored.id)
@@ -170,8 +161,7 @@ def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:
     return picked
 
 
-def merge_adjacent(hits: list[Hit], index: OpenIndex, *, within: int = MERGE_WITHIN,
-                   max_words: int = MERGE_MAX_WORDS) -> list[Hit]:
+def merge_adjacent(hits: list[Hit], *, within: int, max_words: int) -> list[Hit]:
     """Cite neighbouring passages of one section that both rank near the top as one passage in context.
 
     The merged passage keeps the better hit's scores and place; the other hit is dropped from the list.

@@ -13,17 +13,15 @@ from .embedding import Embedder, load_embedder
 from .errors import AssistantError, BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
+from .reader import OpenIndex, StoredChunk
 from .retrieval import Hit, SearchFilters, check_k, merge_adjacent, review_names, reviews_named_in, search
-from .store import IndexStore, OpenIndex, StoredChunk
+from .store import IndexStore
 from .themes import Theme, load_themes
-
-MAX_EXPORT = 200
-
 
 class Assistant:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.store = IndexStore(settings.index_dir)
+        self.store = IndexStore(settings.index_dir, chunking=settings.chunking)
         self._embedder = embedder
         self._index: OpenIndex | None = None
         self._lock = threading.Lock()
@@ -105,7 +103,7 @@ class Assistant:
         """Check filters given by a person; unknown themes and impossible year spans are refused."""
         if not raw:
             return None
-        unknown = set(raw) - {"theme", "area", "type", "review_type", "year_from", "year_to"}
+        unknown = set(raw) - {"theme", "area", "type", "year_from", "year_to"}
         if unknown:
             raise BadRequest(f"unknown filter(s): {', '.join(sorted(unknown))}")
         theme = raw.get("theme") or None
@@ -124,7 +122,7 @@ class Assistant:
         if years[0] is not None and years[1] is not None and years[0] > years[1]:
             raise BadRequest("year_from is after year_to")
         filters = SearchFilters(theme=theme, area=_text(raw.get("area")),
-                                review_type=_text(raw.get("type") or raw.get("review_type")),
+                                review_type=_text(raw.get("type")),
                                 year_from=years[0], year_to=years[1])
         return None if filters == SearchFilters() else filters
 
@@ -136,12 +134,12 @@ class Assistant:
         glossary = load_glossary(self.settings.glossary_path)
         in_context = contextualise(question, history)
         expansion = glossary.expand(in_context)
-        focus = glossary.expand(question).text if in_context != question else None
+        focus = glossary.expand(question).keyword_text if in_context != question else None
         index = self.index()
         named = reviews_named_in(in_context, self._review_names(index))
         hits = search(index=index, embedder=self.embedder, query=expansion.dense_text,
-                      keyword_query=expansion.text, phrase_query=expansion.question, focus_query=focus, k=k,
-                      filters=filters, named_reviews=named)
+                      keyword_query=expansion.keyword_text, phrase_query=expansion.question, focus_query=focus, k=k,
+                      filters=filters, named_reviews=named, params=self.settings.ranking)
         return expansion, hits
 
     def _review_names(self, index: OpenIndex) -> dict[str, frozenset[str]]:
@@ -164,9 +162,11 @@ class Assistant:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         expansion, hits = self._hits(question, history, k, self.filters_from(filters))
-        hits = merge_adjacent(hits, self.index())
-        return compose_answer(question=question, searched=expansion.text, hits=hits,
-                              min_score=self.settings.min_score, cite=self._cite(base_url))
+        ranking = self.settings.ranking
+        hits = merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
+        return compose_answer(question=question, searched=expansion.keyword_text, hits=hits,
+                              min_score=self.settings.min_score, cite=self._cite(base_url),
+                              params=self.settings.answer)
 
     def search(self, query: object, *, k: int | None = None, filters: Mapping[str, Any] | None = None,
                base_url: str = "") -> list[Citation]:
@@ -185,8 +185,6 @@ class Assistant:
         """The passages named by chunk ids ('doc#n'), in the order given; any unknown id is refused."""
         if not isinstance(chunk_ids, list) or not chunk_ids or not all(isinstance(c, str) for c in chunk_ids):
             raise BadRequest("chunk_ids must be a non-empty list of passage ids such as 'review-id#3'")
-        if len(chunk_ids) > MAX_EXPORT:
-            raise BadRequest(f"at most {MAX_EXPORT} passages can be exported at once")
         index = self.index()
         found: list[StoredChunk] = []
         missing = []

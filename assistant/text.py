@@ -1,4 +1,5 @@
-"""Small text helpers shared by chunking, retrieval and answers."""
+"""Text handling shared by loaders, chunking, retrieval and answers: sentences, list markers, line joining,
+words and slugs. One pattern for each, so every layer agrees on what a sentence or a list item is."""
 
 from __future__ import annotations
 
@@ -57,6 +58,28 @@ def stem(word: str) -> str:
     return word.rstrip("e") if len(word) > 4 else word
 
 
+# A list item's marker: a bullet symbol, '3.', '3)', 'a.', 'a)' or '(a)', followed by a space.
+LIST_MARKER = re.compile(r"^\s*(?:[-*•●▪◦–]|\d{1,2}[.)]|\(?[a-z][.)])\s+")
+# A line that ends a clause: a full stop, question or exclamation mark, colon, semicolon or closing quote.
+CLAUSE_END = re.compile(r"[.!?:;\"”’)]\s*$")
+
+
 def strip_list_marker(sentence: str) -> str:
-    """A list item's text without its '-', '•' or '3.' in front."""
-    return re.sub(r"^(?:[-*•]|\d{1,2}[.)])\s+", "", sentence.strip())
+    """A list item's text without its '-', '•', '3.' or '(a)' in front."""
+    return LIST_MARKER.sub("", sentence.strip(), count=1)
+
+
+def ends_clause(line: str) -> bool:
+    return CLAUSE_END.search(line) is not None
+
+
+def join_lines(left: str, right: str) -> str:
+    """Join a line broken inside a paragraph; a word hyphenated across the break is made whole."""
+    if left.endswith("-") and right[:1].islower():
+        return left[:-1] + right
+    return f"{left} {right}"
+
+
+def slug(text: str, *, max_chars: int = 200, default: str = "document") -> str:
+    """Lower-case letters and digits joined by hyphens: safe in URLs and file names."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or default

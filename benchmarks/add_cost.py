@@ -15,14 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import HashingEmbedder
+from common import HashEmbedder
 from generate import generate
 
 from assistant.admin import add_files
-from assistant.build import scan_corpus, sentence_text, sync_index
+from assistant.build import build_index, scan_corpus, sentence_text
 from assistant.config import BUNDLED_MODEL, Settings
 from assistant.embedding import load_embedder
 from assistant.ingest import chunk_document, load_document
+from assistant.params import DEFAULT_CHUNKING
 from assistant.store import IndexStore
 from assistant.text import sentence_spans
 
@@ -45,10 +46,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     options = parser.parse_args()
-    stand_in = HashingEmbedder()
+    stand_in = HashEmbedder(dimension=384, name="benchmark-hashing-embedder")
     with tempfile.TemporaryDirectory() as folder:
         review = long_review(Path(folder) / "2026-child-l-overview-report.md")
-        review_chunks = chunk_document(load_document(review))
+        review_chunks = chunk_document(load_document(review), DEFAULT_CHUNKING)
         words = sum(len(c.text.split()) for c in review_chunks)
         model = load_embedder(BUNDLED_MODEL)
         model.encode(["warm up"])
@@ -68,7 +69,7 @@ def main() -> None:
             settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", model=stand_in.name)
             store = IndexStore(settings.index_dir)
             started = time.perf_counter()
-            base = sync_index(files=scan_corpus(corpus), store=store, embedder=stand_in, reuse_unchanged=False)
+            base = build_index(files=scan_corpus(corpus), store=store, embedder=stand_in)
             build_seconds = time.perf_counter() - started
             started = time.perf_counter()
             report = add_files(settings=settings, store=store, embedder=stand_in, files=[review])

@@ -10,9 +10,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.build import scan_corpus, sync_index  # noqa: E402
+from assistant.build import build_index, scan_corpus  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
+from tests.helpers import HashEmbedder, free_port, wait_until_healthy  # noqa: E402
+
+__all__ = ["HashEmbedder", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions", "normalise"]
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 
@@ -31,30 +34,5 @@ def normalise(text: str) -> str:
 def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overrides: Any) -> Assistant:
     settings = Settings.from_env(index_dir=index_dir, corpus_dir=corpus_dir, **overrides)
     assistant = Assistant(settings)
-    sync_index(files=scan_corpus(corpus_dir), store=assistant.store, embedder=assistant.embedder,
-               reuse_unchanged=False)
+    build_index(files=scan_corpus(corpus_dir), store=assistant.store, embedder=assistant.embedder)
     return assistant
-
-
-class HashingEmbedder:
-    """A fast stand-in for the model (hashed bag of words), to build large indexes in seconds.
-
-    Used only to fill the background of a benchmark: what it measures is the pipeline around the model.
-    """
-
-    name = "benchmark-hashing-embedder"
-
-    def __init__(self, dimension: int = 384) -> None:
-        self.dimension = dimension
-
-    def encode(self, texts: Any, *, batch_size: int = 32) -> Any:
-        import zlib
-
-        import numpy as np
-
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode()) % self.dimension] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-9)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,13 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import ROOT, load_questions
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from common import ROOT, free_port, load_questions, wait_until_healthy
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -47,16 +40,10 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 180
-            while True:
-                try:
-                    if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.time() > deadline:
-                    raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}")
-                time.sleep(0.25)
+            try:
+                wait_until_healthy(base, server, seconds=180)
+            except RuntimeError:
+                raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}") from None
             latencies: list[float] = []
             errors: list[str] = []
             lock = threading.Lock()

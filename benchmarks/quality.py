@@ -16,6 +16,7 @@ from common import fresh_assistant, load_questions, normalise
 
 from assistant.answer import Turn
 from assistant.models import Answer
+from assistant.params import as_dict
 
 
 def rank_of(expect: str, answer: Answer) -> int | None:
@@ -60,6 +61,10 @@ def main() -> None:
             unanswerable_scores.append(max((hit.evidence for hit in hits[:3]), default=0.0))
             if answer.found:
                 wrongly_found.append(item["question"])
+        settings = assistant.settings
+        print(f"ranking: {as_dict(settings.ranking)}\nanswer: {as_dict(settings.answer)}\n"
+              f"chunking: {assistant.store.chunking_version} {as_dict(settings.chunking)}\n"
+              f"min_score: {settings.min_score}")
         n = len(ranks)
         followup_ranks = ranks[len(data["questions"]):]
         print(f"answerable questions: {n} ({len(data['followups'])} follow-ups); "

@@ -21,10 +21,11 @@ from pathlib import Path
 from common import ROOT, load_questions
 from generate import generate
 
-from assistant.build import scan_corpus, sync_index
+from assistant.build import build_index, scan_corpus
 from assistant.config import BUNDLED_MODEL, Settings
 from assistant.embedding import load_embedder
 from assistant.ingest import chunk_document, load_document
+from assistant.params import DEFAULT_CHUNKING
 from assistant.service import Assistant
 
 
@@ -57,7 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus"
         files = generate(corpus, options.copies)
-        texts = [c.indexed_text() for path in files for c in chunk_document(load_document(path))]
+        texts = [c.indexed_text() for path in files for c in chunk_document(load_document(path), DEFAULT_CHUNKING)]
         print(f"generated corpus: {len(files)} files, {len(texts)} chunks")
 
         started = time.perf_counter()
@@ -67,8 +68,7 @@ def main() -> None:
         settings = Settings.from_env(corpus_dir=corpus, index_dir=Path(folder) / "index")
         assistant = Assistant(settings, embedder=embedder)
         started = time.perf_counter()
-        report = sync_index(files=scan_corpus(corpus), store=assistant.store, embedder=embedder,
-                            reuse_unchanged=False)
+        report = build_index(files=scan_corpus(corpus), store=assistant.store, embedder=embedder)
         build = time.perf_counter() - started
         print(f"build: {report.chunks} chunks in {build:.1f} s ({report.chunks / build:.0f} chunks/s); "
               f"plain encode of the same texts {plain:.1f} s; ratio {build / plain:.2f}x (target <= 1.2x)")
@@ -95,8 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         seed_settings = Settings.from_env(index_dir=Path(folder) / "index")
         seed = Assistant(seed_settings, embedder=embedder)
-        sync_index(files=scan_corpus(seed_settings.corpus_dir), store=seed.store, embedder=embedder,
-                   reuse_unchanged=False)
+        build_index(files=scan_corpus(seed_settings.corpus_dir), store=seed.store, embedder=embedder)
         result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(seed_settings.index_dir),
                                  json.dumps(questions[:20])], capture_output=True, text=True, cwd=ROOT, check=True)
         peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024

@@ -14,7 +14,7 @@ from assistant.api import create_app
 from assistant.config import Settings
 from assistant.service import Assistant
 
-from .conftest import HashEmbedder
+from .helpers import HashEmbedder
 
 NEW_REVIEW = ("# Learning review: Baby Q\n\n## Finding 1: Safer sleep\n\nThe health visitor gave safer sleep "
               "advice but did not see where the baby slept. Practitioners should ask to see the sleeping "

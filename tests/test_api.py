@@ -111,12 +111,12 @@ def test_security_headers(client: TestClient) -> None:
     assert headers["x-content-type-options"] == "nosniff"
 
 
-def test_missing_index_is_a_clear_4xx(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_missing_index_is_a_clear_503(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
     from assistant.config import Settings
 
     settings = Settings.from_env(index_dir=tmp_path / "none", corpus_dir=tmp_path)
     client = TestClient(create_app(settings, assistant=Assistant(settings, embedder=embedder)))
     response = client.post("/api/ask", json={"question": "neglect"})
-    assert response.status_code == 409
+    assert response.status_code == 503
     assert "assistant index build" in response.json()["error"]
-    assert client.get("/api/health").status_code == 409
+    assert client.get("/api/health").status_code == 503

@@ -20,12 +20,14 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from assistant.api import create_app
-from assistant.build import scan_corpus, sync_index
+from assistant.build import build_index, scan_corpus
 from assistant.config import BUNDLED_MODEL, Settings
 from assistant.embedding import load_embedder
 from assistant.service import Assistant
 
-from .conftest import ROOT, SEED_CORPUS, free_port
+from .helpers import ROOT, SEED_CORPUS, free_port
+
+pytestmark = pytest.mark.slow  # the real model and a browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -52,8 +54,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (corpus / "hostile-markup-review.md").write_text(HOSTILE_REVIEW, encoding="utf-8")
     settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", model=BUNDLED_MODEL)
     assistant = Assistant(settings, embedder=load_embedder(BUNDLED_MODEL))
-    sync_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
-               reuse_unchanged=False)
+    build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant=assistant), host="127.0.0.1",
                                            port=port, log_level="warning"))

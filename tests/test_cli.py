@@ -13,7 +13,7 @@ import pytest
 from assistant.cli import main
 from assistant.config import Settings
 
-from .conftest import ROOT, SEED_CORPUS
+from .helpers import ROOT, SEED_CORPUS
 
 
 @pytest.fixture
@@ -91,6 +91,7 @@ def test_build_reports_skipped_files(tmp_path: Path, env_for, capsys) -> None:  
     assert "skipped   bad.pdf: named .pdf but the content is plain text" in captured.err
 
 
+@pytest.mark.slow
 def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "none"), "ASSISTANT_PORT": "eighty"}
     script = Path(sys.executable).parent / "assistant"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.config import Settings
 from assistant.service import Assistant
+
+pytestmark = pytest.mark.slow  # the real model
 
 CANONICAL = "what should I do if a family won't engage with early help"
 

@@ -18,7 +18,9 @@ import pytest
 
 from assistant.store import IndexStore
 
-from .conftest import ROOT, SEED_CORPUS, free_port
+from .helpers import ROOT, SEED_CORPUS, free_port, wait_until_healthy
+
+pytestmark = pytest.mark.slow  # the real model
 
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
 NEW_REVIEW = """# Learning review: Child W and the trampoline park
@@ -82,15 +84,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     process = subprocess.Popen([ASSISTANT, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.time() < deadline, "server did not start"
-        time.sleep(0.3)
+    wait_until_healthy(base, process)
     yield base, env, tmp_path
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)

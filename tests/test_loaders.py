@@ -11,6 +11,7 @@ from fpdf import FPDF
 from assistant.errors import DocumentUnreadable
 from assistant.ingest import chunk_document, load_document
 from assistant.ingest.loaders import load_file, sniff_format
+from assistant.params import DEFAULT_CHUNKING
 
 PARAGRAPH = ("Practitioners should contact the duty team when a family stops engaging with early help and "
              "concerns for the children remain. The case should not be closed until the full picture is known.")
@@ -42,7 +43,7 @@ def test_pdf_keeps_text_headings_and_page_numbers(tmp_path: Path) -> None:
     ])
     document = load_document(path)
     assert len(document.page_starts) == 3
-    chunks = chunk_document(document)
+    chunks = chunk_document(document, DEFAULT_CHUNKING)
     by_text = {c.text.split(".")[0]: c for c in chunks}
     sharing = next(c for c in chunks if "duty team" in c.text)
     assert sharing.page == 2
@@ -73,7 +74,7 @@ def test_docx_headings_lists_and_tables(tmp_path: Path) -> None:
     assert loaded.meta.title == "Learning review: Family Q"
     assert loaded.meta.area == "Northshire"
     assert loaded.meta.year == 2023
-    chunks = chunk_document(loaded)
+    chunks = chunk_document(loaded, DEFAULT_CHUNKING)
     curiosity = next(c for c in chunks if "face value" in c.text)
     assert curiosity.section == "Learning Point 1: Professional curiosity"
     assert "- Ask to see where the children sleep\n- Check what parents tell you" in curiosity.text
@@ -92,7 +93,7 @@ def test_html_headings_and_script_removed(tmp_path: Path) -> None:
     )
     document = load_document(path)
     assert "alert(1)" not in document.text and "Home | About" not in document.text
-    chunks = chunk_document(document)
+    chunks = chunk_document(document, DEFAULT_CHUNKING)
     sleep = next(c for c in chunks if "co-sleeping" in c.text)
     assert sleep.section == "Theme 2: Safer sleep"
     assert "- Ask where the baby sleeps" in sleep.text
@@ -103,7 +104,7 @@ def test_markdown_and_text(tmp_path: Path) -> None:
     path = tmp_path / "notes.md"
     path.write_text("# Review of Child S\n\n## Finding 3: Escalation\n\nNobody escalated the\ndecision to close "
                     "the case, which was made in a hurry and without the school's view.\n", encoding="utf-8")
-    chunks = chunk_document(load_document(path))
+    chunks = chunk_document(load_document(path), DEFAULT_CHUNKING)
     assert chunks[0].section == "Finding 3: Escalation"
     assert "Nobody escalated the decision to close the case" in chunks[0].text
     assert chunks[0].page is None
@@ -177,7 +178,7 @@ def test_pdf_headings_found_by_type_size(tmp_path: Path) -> None:
     pdf.multi_cell(0, 6, "Parents were given the advice but nobody checked it was followed. " * 4)
     path = tmp_path / "unlabelled.pdf"
     pdf.output(str(path))
-    chunks = chunk_document(load_document(path))
+    chunks = chunk_document(load_document(path), DEFAULT_CHUNKING)
     assert chunks[0].section == ("What the health visitor saw at home and what was never asked about the "
                                  "sleeping arrangements of the baby")
     advice = next(c for c in chunks if "nobody checked" in c.text)

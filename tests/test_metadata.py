@@ -10,7 +10,7 @@ from assistant.errors import DocumentUnreadable
 from assistant.ingest import load_document
 from assistant.ingest.metadata import extract_metadata
 
-from .conftest import SEED_CORPUS
+from .helpers import SEED_CORPUS
 
 
 def test_extracted_from_seed_texts_without_sidecars(tmp_path: Path) -> None:

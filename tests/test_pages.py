@@ -47,11 +47,11 @@ def test_source_viewer_anchors_every_chunk(client: TestClient, built: Assistant)
 
 
 def test_review_markup_is_escaped(client: TestClient, built: Assistant, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    from assistant.build import scan_corpus, sync_index
+    from assistant.build import scan_corpus, update_index
 
     (settings.corpus_dir / "hostile.md").write_text("# Hostile\n\n## Theme 1: Markup\n\nText with "
                                                     "<script>alert('x')</script> and <img src=x onerror=alert(1)>.")
-    sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
+    update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
     page = client.get("/documents/hostile", headers=HTML).text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "<img src=x" not in page

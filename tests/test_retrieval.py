@@ -54,9 +54,9 @@ def test_glossary_expands_abbreviations_and_synonyms(built: Assistant) -> None:
     assert "was not brought" in expansion.meanings and "health visitor" in expansion.meanings
     assert "did not attend" in expansion.related
     assert "was not brought" in expansion.dense_text and "did not attend" not in expansion.dense_text
-    assert "did not attend" in expansion.text
+    assert "did not attend" in expansion.keyword_text
     # lower-case "eh" is an interjection, not early help; "EH" is
     assert "early help" not in glossary.expand("eh, what now?").added
     assert "early help" in glossary.expand("referred to EH").added
     assert "lack of engagement" in glossary.expand("the family won't engage").related
-    assert glossary.expand("nothing to expand here").text == "nothing to expand here"
+    assert glossary.expand("nothing to expand here").keyword_text == "nothing to expand here"

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.build import scan_corpus, sentence_text, sync_index
+from assistant.build import add_to_index, build_index, scan_corpus, sentence_text, update_index
 from assistant.errors import IndexBusy, IndexUnavailable
+from assistant.manifest import MANIFEST, SQLITE, segment_files
 from assistant.service import Assistant
-from assistant.store import MANIFEST, SQLITE, IndexStore, segment_files
+from assistant.store import IndexStore
 from assistant.text import sentence_spans
 
-from .conftest import FailingEmbedder, HashEmbedder
+from .helpers import FailingEmbedder, HashEmbedder
 
 
 def test_round_trip(built: Assistant) -> None:
@@ -81,12 +82,11 @@ def test_killed_build_leaves_previous_index_serving(built: Assistant, settings) 
     before = built.store.current_version()
     (settings.corpus_dir / "new.txt").write_text("# New review\n\nA new review about information sharing.")
     with pytest.raises(KeyboardInterrupt):
-        sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=FailingEmbedder(),
-                   reuse_unchanged=False)
+        build_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=FailingEmbedder())
     assert built.store.current_version() == before
     assert built.index().manifest.version == before
     # the next run succeeds without any manual clean-up
-    report = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder())
+    report = update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder())
     assert report.added == ["new"]
     assert not list(built.store.versions_dir.glob(".staging-*"))
 
@@ -95,18 +95,18 @@ def test_second_writer_is_refused(built: Assistant) -> None:
     with built.store.writer_lock():
         assert built.store.writer_busy()
         with pytest.raises(IndexBusy, match="already running"):
-            sync_index(files=[], store=built.store, embedder=HashEmbedder(), keep_others=True)
+            add_to_index(files=[], store=built.store, embedder=HashEmbedder())
     assert not built.store.writer_busy()
 
 
 def test_update_reembeds_only_what_changed(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
     embedder = HashEmbedder()
-    unchanged = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
+    unchanged = update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
     assert unchanged.embedded_chunks == 0 and not unchanged.changed
     luton = settings.corpus_dir / "2016-luton-child-f-scr-response.txt"
     luton.write_text(luton.read_text() + "\n\nA new paragraph about supervision added later.\n")
     (settings.corpus_dir / "2015-warwickshire-john-scr-response.txt").unlink()
-    report = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
+    report = update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
     assert report.replaced == ["2016-luton-child-f-scr-response"]
     assert report.removed == ["2015-warwickshire-john-scr-response"]
     assert report.embedded_chunks == built.index().manifest.documents["2016-luton-child-f-scr-response"].chunks
@@ -122,8 +122,7 @@ def test_update_reembeds_only_what_changed(built: Assistant, settings) -> None: 
     live = {row["id"] for row in index._rows("SELECT id FROM sentences")}
     assert index.sentence_vectors.ntotal == len(live)
     # a full build compacts everything into one segment again
-    rebuilt = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder,
-                         reuse_unchanged=False)
+    rebuilt = build_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
     assert len(built.store.read_manifest(rebuilt.version).segments) == 1
 
 
@@ -131,8 +130,7 @@ def test_unreadable_file_is_skipped_and_build_goes_on(settings, embedder: HashEm
     (settings.corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
     (settings.corpus_dir / "empty.txt").write_bytes(b"")
     assistant = Assistant(settings, embedder=embedder)
-    report = sync_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=embedder,
-                        reuse_unchanged=False)
+    report = build_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=embedder)
     assert report.documents == 5
     skipped = dict(report.skipped)
     assert "not a readable PDF" in skipped["broken.pdf"] and "empty" in skipped["empty.txt"]
@@ -140,8 +138,7 @@ def test_unreadable_file_is_skipped_and_build_goes_on(settings, embedder: HashEm
 
 def test_old_versions_are_pruned(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
     for _ in range(3):
-        sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder(),
-                   reuse_unchanged=False)
+        build_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder())
     removed = built.store.prune(keep=1, grace_seconds=0)
     assert len(removed) >= 2
     assert [p.name for p in built.store.versions_dir.glob("v-*")] == [built.store.current_version()]
@@ -158,14 +155,15 @@ def test_watcher_switches_to_new_versions_and_keeps_serving_through_a_broken_one
     built.start_watching(interval=0.05)
     try:
         (settings.corpus_dir / "new.md").write_text("# New review\n\nA new passage about trampolines and safety.")
-        second = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder()).version
+        second = update_index(files=scan_corpus(settings.corpus_dir), store=built.store,
+                              embedder=HashEmbedder()).version
         deadline = time.time() + 10
         while built.index().manifest.version != second and time.time() < deadline:
             time.sleep(0.05)
         assert built.index().manifest.version == second != first
         # a published version with a damaged file is refused: the one in use keeps serving
         (settings.corpus_dir / "other.md").write_text("# Other\n\nAnother passage about playgrounds and parks.")
-        third = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder()).version
+        third = update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder()).version
         sqlite = built.store.versions_dir / str(third) / SQLITE
         sqlite.write_bytes(sqlite.read_bytes()[:-10] + b"0123456789")
         time.sleep(0.5)

@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
-from assistant.build import scan_corpus, sync_index
+from assistant.build import BuildOptions, scan_corpus, update_index
 from assistant.config import DEFAULT_THEMES, Settings
 from assistant.service import Assistant
 from assistant.themes import ThemeTagger, load_themes
 
-from .conftest import HashEmbedder
+from .helpers import HashEmbedder
 
 REQUIRED = {"neglect", "domestic-abuse", "professional-curiosity", "non-engagement", "was-not-brought",
             "information-sharing", "escalation", "supervision", "voice-of-child", "housing", "early-help",
@@ -155,8 +155,8 @@ def test_changed_themes_retag_the_index(built: Assistant, settings: Settings, tm
     edited = tmp_path / "themes.json"
     edited.write_text(json.dumps(data))
     before = built.store.current_version()
-    report = sync_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder(),
-                        themes_path=edited)
+    report = update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder(),
+                          options=BuildOptions(themes_path=edited))
     assert report.version != before and report.embedded_chunks == 0
     assert built.index().theme_counts()["trampolines"][1] >= 1
 

@@ -1,6 +1,6 @@
 """Turning files into Documents and Documents into Chunks."""
 
-from .chunking import CHUNKING_VERSION, chunk_document
+from .chunking import chunk_document
 from .documents import SUPPORTED_SUFFIXES, doc_id_for, load_document
 
-__all__ = ["CHUNKING_VERSION", "SUPPORTED_SUFFIXES", "chunk_document", "doc_id_for", "load_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "chunk_document", "doc_id_for", "load_document"]

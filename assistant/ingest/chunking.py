@@ -12,12 +12,8 @@ import re
 from dataclasses import dataclass
 
 from ..models import Chunk, Document
-from ..text import sentence_spans, word_count
-
-CHUNKING_VERSION = "1"
-TARGET_WORDS = 100
-MAX_WORDS = 170
-MIN_WORDS = 25
+from ..params import ChunkingParams
+from ..text import LIST_MARKER, ends_clause, join_lines, sentence_spans, word_count
 
 _NUMBER_WORD = r"(?:\d+(?:\.\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[ivx]+|[a-z])"
 _LABELLED_HEADING = re.compile(
@@ -31,8 +27,6 @@ _SUBORDINATE = {"recommendation", "recommendations", "actions", "action taken", 
                 "next steps", "good practice", "analysis"}
 _STANDALONE = _SUBORDINATE | {"background", "summary", "introduction", "conclusion", "conclusions",
                               "further information", "context", "methodology", "key progress to date"}
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•●▪◦–]|\d{1,2}[.)]|\(?[a-z][.)])\s+")
-_TERMINAL = re.compile(r"[.!?:;\"”’)]$")
 _INLINE_TAG = re.compile(r"</?(?:sup|sub|span|u|i|b|em|strong|br)\b[^>]{0,40}>", re.IGNORECASE)
 _BOLD_LINE = re.compile(r"^(\*\*|__)(?P<body>.+?)(\*\*|__)\s*:?\s*$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(?P<body>.+)$")
@@ -111,7 +105,7 @@ def parse_units(text: str) -> list[Unit]:
                     units.append(current)
                     current = None
                 units.append(Unit("heading", heading, start, end, alone=len(block_lines) == 1))
-            elif marker := _LIST_ITEM.match(line):
+            elif marker := LIST_MARKER.match(line):
                 if current:
                     units.append(current)
                 body = clean_inline(line[marker.end():])
@@ -119,7 +113,7 @@ def parse_units(text: str) -> list[Unit]:
             elif current is None:
                 current = Unit("para", clean_inline(line), start, end, alone=len(block_lines) == 1)
             else:
-                current.text = _join_lines(current.text, clean_inline(line))
+                current.text = join_lines(current.text, clean_inline(line))
                 current.end = end
         if current:
             units.append(current)
@@ -143,12 +137,6 @@ def _list_marker(raw: str) -> str:
     return marker if marker[:1].isalnum() or marker.startswith("(") else "-"
 
 
-def _join_lines(left: str, right: str) -> str:
-    if left.endswith("-") and right[:1].islower():
-        return left[:-1] + right
-    return f"{left} {right}"
-
-
 def _join_broken_paragraphs(units: list[Unit]) -> list[Unit]:
     """A paragraph cut by a stray blank line ('... the housing provider,' / 'and Youth ...') is rejoined."""
     joined: list[Unit] = []
@@ -158,10 +146,10 @@ def _join_broken_paragraphs(units: list[Unit]) -> list[Unit]:
             previous is not None
             and unit.kind == "para"
             and previous.kind in ("para", "item")
-            and not _TERMINAL.search(previous.text)
+            and not ends_clause(previous.text)
             and unit.text[:1].islower()
         ):
-            previous.text = _join_lines(previous.text, unit.text)
+            previous.text = join_lines(previous.text, unit.text)
             previous.end = unit.end
             previous.alone = False
         else:
@@ -175,7 +163,7 @@ def _promote_bare_headings(units: list[Unit]) -> list[Unit]:
         if following is None or not looks_like_bare_heading(unit):
             continue
         body_follows = following.kind in ("heading", "item") or (
-            word_count(following.text) >= 8 and _TERMINAL.search(following.text) is not None
+            word_count(following.text) >= 8 and ends_clause(following.text)
         )
         if body_follows:
             unit.kind = "heading"
@@ -199,14 +187,14 @@ def _sections(units: list[Unit]) -> list[tuple[Unit, str | None]]:
     return paired
 
 
-def _split_long(unit: Unit, source: str) -> list[Unit]:
-    """Split a paragraph longer than MAX_WORDS into runs of whole sentences, each with its own span."""
-    if word_count(unit.text) <= MAX_WORDS:
+def _split_long(unit: Unit, source: str, params: ChunkingParams) -> list[Unit]:
+    """Split a paragraph longer than max_words into runs of whole sentences, each with its own span."""
+    if word_count(unit.text) <= params.max_words:
         return [unit]
     runs: list[list[str]] = [[]]
     for start, end in sentence_spans(unit.text):
         sentence = unit.text[start:end]
-        if runs[-1] and word_count(" ".join(runs[-1])) + word_count(sentence) > TARGET_WORDS:
+        if runs[-1] and word_count(" ".join(runs[-1])) + word_count(sentence) > params.target_words:
             runs.append([])
         runs[-1].append(sentence)
     pieces: list[Unit] = []
@@ -237,18 +225,18 @@ def _render(units: list[Unit]) -> str:
     return "".join(parts)
 
 
-def chunk_document(document: Document) -> list[Chunk]:
+def chunk_document(document: Document, params: ChunkingParams) -> list[Chunk]:
     """Cut a document into quotable chunks that know their section, page and span."""
     groups: list[tuple[str | None, list[Unit]]] = []
     for unit, section in _sections(parse_units(document.text)):
-        for piece in _split_long(unit, document.text):
+        for piece in _split_long(unit, document.text, params):
             last_section, last_units = groups[-1] if groups else (None, [])
-            fits = word_count(_render([*last_units, piece])) <= TARGET_WORDS
+            fits = word_count(_render([*last_units, piece])) <= params.target_words
             if groups and last_section == section and fits:
                 last_units.append(piece)
             else:
                 groups.append((section, [piece]))
-    groups = _merge_small(groups)
+    groups = _merge_small(groups, params)
     chunks: list[Chunk] = []
     for n, (section, units) in enumerate(groups):
         start, end = units[0].start, units[-1].end
@@ -257,13 +245,14 @@ def chunk_document(document: Document) -> list[Chunk]:
     return chunks
 
 
-def _merge_small(groups: list[tuple[str | None, list[Unit]]]) -> list[tuple[str | None, list[Unit]]]:
+def _merge_small(groups: list[tuple[str | None, list[Unit]]], params: ChunkingParams
+                 ) -> list[tuple[str | None, list[Unit]]]:
     """Fold a stub (a signature, a date) into the chunk before it when both share a section."""
     merged: list[tuple[str | None, list[Unit]]] = []
     for section, units in groups:
-        if merged and merged[-1][0] == section and word_count(_render(units)) < MIN_WORDS:
+        if merged and merged[-1][0] == section and word_count(_render(units)) < params.min_words:
             combined = [*merged[-1][1], *units]
-            if word_count(_render(combined)) <= MAX_WORDS:
+            if word_count(_render(combined)) <= params.max_words:
                 merged[-1] = (section, combined)
                 continue
         merged.append((section, units))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from ..models import Document
+from ..params import DEFAULT_LAYOUT, PdfLayoutParams
+from ..text import slug
 from .loaders import EXPECTED_FORMATS, load_file
 from .metadata import merged_metadata, sidecar_path
 
@@ -15,8 +16,7 @@ SUPPORTED_SUFFIXES = frozenset(EXPECTED_FORMATS)
 
 def doc_id_for(path: Path) -> str:
     """A readable, URL-safe id from the file name: `2021 Telford Briefing.pdf` -> `2021-telford-briefing`."""
-    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-    return slug or "document"
+    return slug(path.stem)
 
 
 def content_hash(path: Path) -> str:
@@ -28,9 +28,9 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> Document:
     """Read a review file; raises DocumentUnreadable (with the file name and reason) when it cannot."""
-    loaded = load_file(path)
+    loaded = load_file(path, layout=layout)
     return Document(
         doc_id=doc_id_for(path),
         file_name=path.name,

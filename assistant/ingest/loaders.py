@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DocumentUnreadable
+from ..params import DEFAULT_LAYOUT, PdfLayoutParams
+from ..text import LIST_MARKER, ends_clause, join_lines
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
@@ -54,7 +56,7 @@ def _zip_has_word(data: bytes) -> bool:
 EXPECTED_FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}
 
 
-def load_file(path: Path) -> LoadedText:
+def load_file(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> LoadedText:
     """Load any supported file; raise DocumentUnreadable with the reason when it cannot be read."""
     try:
         data = path.read_bytes()
@@ -69,8 +71,10 @@ def load_file(path: Path) -> LoadedText:
     # HTML saved as .txt/.md is read as text; anything else must be what its name says.
     if actual != expected and not (expected == "text" and actual == "html"):
         raise DocumentUnreadable(f"{path.name}: named {path.suffix} but the content is {_describe(actual)}")
-    loader = {"pdf": load_pdf, "docx": load_docx, "html": load_html, "text": load_text}[expected]
-    loaded = loader(data, path.name)
+    if expected == "pdf":
+        loaded = load_pdf(data, path.name, layout=layout)
+    else:
+        loaded = {"docx": load_docx, "html": load_html, "text": load_text}[expected](data, path.name)
     if len(re.findall(r"[A-Za-z]{2,}", loaded.text)) < 5:
         raise DocumentUnreadable(f"{path.name}: no readable text found")
     return loaded
@@ -97,8 +101,6 @@ def load_text(data: bytes, name: str) -> LoadedText:
 # --- PDF -------------------------------------------------------------------------------------
 
 _PAGE_FURNITURE = re.compile(r"^\s*(page\s+)?\d{1,4}(\s+of\s+\d{1,4})?\s*$", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
-_BULLET = re.compile(r"^\s*([-•●▪◦*–]|\d{1,2}[.)]|[a-z][.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class PdfLine:
     bold: bool = False
 
 
-def load_pdf(data: bytes, name: str) -> LoadedText:
+def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> LoadedText:
     import pypdfium2 as pdfium
 
     try:
@@ -137,7 +139,7 @@ def load_pdf(data: bytes, name: str) -> LoadedText:
     offset = 0
     for lines in pages:
         page_starts.append(offset)
-        text = pdf_page_to_paragraphs(lines, body_size=body)
+        text = pdf_page_to_paragraphs(lines, body_size=body, layout=layout)
         text_parts.append(text)
         offset += len(text) + 2
     return LoadedText("\n\n".join(text_parts), page_starts)
@@ -174,28 +176,27 @@ def body_font_size(lines: list[PdfLine]) -> float:
     return max(sizes, key=lambda size: sizes[size]) if sizes else 0.0
 
 
-def _is_heading_line(line: PdfLine, body_size: float) -> bool:
+def _is_heading_line(line: PdfLine, body_size: float, layout: PdfLayoutParams) -> bool:
     text = line.text.strip()
     if not body_size or not line.size or len(text) > 150 or not re.search(r"[A-Za-z]{2,}", text):
         return False
-    return line.size >= body_size * 1.15 or (line.bold and line.size >= body_size * 0.95 and len(text) < 100)
+    return line.size >= body_size * layout.heading_size_ratio or (
+        line.bold and line.size >= body_size * layout.bold_heading_size_ratio and len(text) < layout.heading_max_chars)
 
 
-def pdf_page_to_paragraphs(page: list[PdfLine] | str, *, body_size: float = 0.0) -> str:
+def pdf_page_to_paragraphs(page: list[PdfLine], *, body_size: float, layout: PdfLayoutParams) -> str:
     """Rebuild paragraphs from a PDF page's layout lines (pdfium gives one per printed line); lines set
     larger or bolder than the body text become `## ` headings."""
-    if isinstance(page, str):
-        page = [PdfLine(line) for line in page.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [line for line in page if line.text.strip() and not _PAGE_FURNITURE.match(line.text)]
     if not lines:
         return ""
-    width = sorted(len(line.text.rstrip()) for line in lines)[int(len(lines) * 0.8)]
+    width = sorted(len(line.text.rstrip()) for line in lines)[int(len(lines) * layout.full_line_quantile)]
     out: list[str] = []
     current = ""
     heading: list[str] = []
     for line in lines:
         stripped = line.text.strip()
-        if _is_heading_line(line, body_size):
+        if _is_heading_line(line, body_size, layout):
             if current:
                 out.append(current)
                 current = ""
@@ -204,17 +205,15 @@ def pdf_page_to_paragraphs(page: list[PdfLine] | str, *, body_size: float = 0.0)
         if heading:
             out.append("## " + " ".join(heading))
             heading = []
-        starts_new = not current or _BULLET.match(stripped) is not None
+        starts_new = not current or LIST_MARKER.match(stripped) is not None
         if starts_new:
             if current:
                 out.append(current)
             current = stripped
-        elif current.endswith("-") and stripped[:1].islower():
-            current = current[:-1] + stripped
         else:
-            current = f"{current} {stripped}"
-        short = len(stripped) < 0.75 * width
-        if short and (_SENTENCE_END.search(stripped) or not stripped[-1:].isalnum() or len(stripped) < 60):
+            current = join_lines(current, stripped)
+        short = len(stripped) < layout.short_line_ratio * width
+        if short and (ends_clause(stripped) or not stripped[-1:].isalnum() or len(stripped) < 60):
             # A short line closes its paragraph (or is a heading on its own line).
             if not (stripped[-1:] in ",-" or stripped.split()[-1].lower() in {"and", "or", "the", "of", "to"}):
                 out.append(current)

@@ -1,0 +1,107 @@
+"""The manifest of an index version: what it was built with, its documents and its files' checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexUnavailable
+
+MANIFEST = "manifest.json"
+SQLITE = "index.sqlite"
+FORMAT_VERSION = 3
+
+@dataclass
+class DocumentEntry:
+    file_name: str
+    content_hash: str
+    chunks: int
+
+
+@dataclass
+class Manifest:
+    version: str
+    model: str
+    dimension: int
+    chunking_version: str
+    built_at: str
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    themes_hash: str = ""
+    # The chunking and PDF layout parameters the passages were cut with (see assistant/params.py).
+    chunking: dict[str, Any] = field(default_factory=dict)
+    # Vector files are written in segments: a change adds one segment and hard-links the earlier ones,
+    # so its cost does not grow with the index. Vectors of removed chunks stay in old segments until the
+    # next full build; readers keep only the ids still present in SQLite.
+    segments: list[str] = field(default_factory=list)
+    format: int = FORMAT_VERSION
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(entry.chunks for entry in self.documents.values())
+
+    @property
+    def files(self) -> list[str]:
+        return [SQLITE, *(name for segment in self.segments for name in segment_files(segment))]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Manifest:
+        data = json.loads(raw)
+        data["documents"] = {key: DocumentEntry(**value) for key, value in data["documents"].items()}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published version a writer starts from: its folder and manifest (vectors are not loaded)."""
+
+    directory: Path
+    manifest: Manifest
+
+
+def segment_files(segment: str) -> tuple[str, str]:
+    """The chunk-vector and sentence-vector files of one segment."""
+    return f"vectors-{segment}.faiss", f"sentences-{segment}.faiss"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_files(directory: Path, manifest: Manifest, names: Sequence[str]) -> None:
+    """Refuse missing files and files whose checksum differs from the manifest's."""
+    for name in names:
+        path = directory / name
+        if not path.exists():
+            raise IndexUnavailable(f"index file {name} is missing from {directory}; rebuild the index")
+        if manifest.checksums.get(name) != file_sha256(path):
+            raise IndexUnavailable(f"index file {path} is corrupt (checksum mismatch); rebuild the index")
+
+
+def check_compatible(manifest: Manifest, model: str, chunking_version: str) -> None:
+    if manifest.format != FORMAT_VERSION:
+        raise IndexUnavailable(f"the index was written in format {manifest.format}, this version reads "
+                               f"{FORMAT_VERSION}; rebuild it with `assistant index build`")
+    if manifest.model != model:
+        raise IndexUnavailable(f"the index was built with model {manifest.model!r} but {model!r} is "
+                               "configured; rebuild it with `assistant index build`")
+    if manifest.chunking_version != chunking_version:
+        raise IndexUnavailable(f"the index was built with chunking version {manifest.chunking_version}, "
+                               f"this version uses {chunking_version}; rebuild it with `assistant index build`")
+
+
+def new_version_name() -> str:
+    return f"v-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"

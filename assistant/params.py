@@ -1,0 +1,102 @@
+"""Every tunable number of chunking, PDF layout and ranking, each declared once with its reason.
+
+Chunking and layout parameters shape the index, so they are stored in its manifest and feed the
+compatibility check (`chunking_fingerprint`); ranking parameters only shape answers, so a benchmark
+prints the ones it ran with. Values were calibrated on benchmarks/questions.json (the seed reviews)
+unless the comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Bump when the loaders or the chunker change how text is cut, even with the same parameters.
+CHUNKER_CODE_VERSION = "2"
+
+
+@dataclass(frozen=True)
+class PdfLayoutParams:
+    """How PDF lines are told apart: headings by size and weight, paragraph ends by line length."""
+
+    # A line set this much larger than the body text is a heading (seed PDFs: headings 1.2-1.8x body).
+    heading_size_ratio: float = 1.15
+    # A bold line at least this size relative to the body, and shorter than heading_max_chars, is a heading.
+    bold_heading_size_ratio: float = 0.95
+    heading_max_chars: int = 100
+    # A line shorter than this share of the typical full line ends its paragraph.
+    short_line_ratio: float = 0.75
+    # The "typical full line" is this quantile of line lengths on the page.
+    full_line_quantile: float = 0.8
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    """Passage sizes: small enough to quote, large enough to carry one point with its context."""
+
+    # Short paragraphs of one section are packed together up to this many words (R@3 best at 100).
+    target_words: int = 100
+    # A paragraph longer than this is split into runs of whole sentences.
+    max_words: int = 170
+    # A stub shorter than this (a signature, a date) folds into the passage before it.
+    min_words: int = 25
+    pdf: PdfLayoutParams = field(default_factory=PdfLayoutParams)
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """Hybrid retrieval: how the rankings are fused, diversified and merged."""
+
+    # Reciprocal rank fusion constant: small, so the first places of each ranking dominate.
+    rrf_k: int = 5
+    # Candidates taken from each ranking before fusion (at least candidates_per_k * k).
+    candidates: int = 50
+    candidates_per_k: int = 4
+    # Sentences searched per candidate passage: a passage has about three.
+    sentences_per_candidate: int = 3
+    # Each further passage from a review already picked counts this much less (spreads across reviews).
+    same_document_decay: float = 0.85
+    # Weight of the ranking of passages holding pairs of the question's own words close together.
+    phrase_weight: float = 1.0
+    # Weight of the ranking of passages by their single closest sentence.
+    sentence_weight: float = 1.0
+    # Passages of a review the question names ("in Luton", "Child N") count this many times more.
+    named_review_boost: float = 2.0
+    # Adjacent passages of one section that both rank in the top merge_within are cited as one.
+    merge_within: int = 5
+    merge_max_words: int = 200
+    # BM25 weights of the FTS5 columns: a word in the section title counts most, then the passage text.
+    bm25_title_weight: float = 0.5
+    bm25_section_weight: float = 2.0
+    bm25_text_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class AnswerParams:
+    """How an answer is composed from the passages found."""
+
+    # Passages whose best sentence may be quoted.
+    answer_passages: int = 3
+    # A passage is cited only if its evidence reaches this fraction of the threshold for `found`.
+    cite_fraction: float = 0.8
+    # A question also counts as covered when one top passage holds this share of its content words
+    # (unanswerable seed questions reach at most 0.33).
+    min_coverage: float = 0.75
+
+
+DEFAULT_LAYOUT = PdfLayoutParams()
+DEFAULT_CHUNKING = ChunkingParams()
+DEFAULT_RANKING = RankingParams()
+DEFAULT_ANSWER = AnswerParams()
+
+
+def as_dict(params: Any) -> dict[str, Any]:
+    return asdict(params)
+
+
+def chunking_fingerprint(params: ChunkingParams) -> str:
+    """A short version string that changes whenever the parameters or the chunker code change."""
+    payload = json.dumps({"code": CHUNKER_CODE_VERSION, "params": asdict(params)}, sort_keys=True)
+    return f"{CHUNKER_CODE_VERSION}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"

@@ -1,0 +1,252 @@
+"""Reading a published index version: dense, sentence and keyword search, chunks and documents."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from .errors import IndexUnavailable
+from .manifest import SQLITE, Manifest, segment_files, verify_files
+from .models import Chunk, Document, DocumentMeta
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    """A SELECT of the chunk ids a search may return, with its parameters."""
+
+    sql: str
+    parameters: tuple[Any, ...] = ()
+
+
+CHUNK_QUERY = ("SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
+               "FROM chunks c JOIN documents d USING (doc_id)")
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as read back from the index, with the metadata of its review."""
+
+    id: int
+    chunk: Chunk
+    meta: DocumentMeta
+    themes: list[str] = field(default_factory=list)
+
+
+def _merged(paths: Sequence[Path], live_ids: np.ndarray, dimension: int) -> Any:
+    """One in-memory FAISS index of the live vectors of every segment."""
+    merged = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    for path in paths:
+        try:
+            part: Any = faiss.read_index(str(path))
+        except RuntimeError:
+            raise IndexUnavailable(f"index file {path} cannot be read; rebuild the index") from None
+        if part.d != dimension:
+            raise IndexUnavailable(f"index file {path} does not match the manifest's dimension; rebuild the index")
+        if part.ntotal == 0:
+            continue
+        ids = faiss.vector_to_array(part.id_map).astype(np.int64)
+        vectors = faiss.downcast_index(part.index).reconstruct_n(0, part.ntotal)
+        keep = np.isin(ids, live_ids)
+        if keep.any():
+            merged.add_with_ids(np.ascontiguousarray(vectors[keep]), ids[keep])
+    return merged
+
+
+class OpenIndex:
+    """A published version opened for reading: thread-safe, never changes under its readers."""
+
+    def __init__(self, directory: Path, manifest: Manifest) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        verify_files(directory, manifest, manifest.files)
+        # One connection, opened now and shared under a lock: the file stays readable through this
+        # handle even after a newer version is published and this one is cleaned up.
+        uri = f"file:{directory / SQLITE}?mode=ro&immutable=1"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            live_chunks = np.asarray([row[0] for row in self._db.execute("SELECT id FROM chunks")], dtype=np.int64)
+            live_sentences = np.asarray([row[0] for row in self._db.execute("SELECT id FROM sentences")],
+                                        dtype=np.int64)
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnavailable(f"index file {directory / SQLITE} cannot be read ({exc}); rebuild the index") \
+                from None
+        self._db.row_factory = sqlite3.Row
+        self._db_lock = threading.Lock()
+        self.vectors = _merged([directory / segment_files(s)[0] for s in manifest.segments], live_chunks,
+                               manifest.dimension)
+        self.sentence_vectors = _merged([directory / segment_files(s)[1] for s in manifest.segments],
+                                        live_sentences, manifest.dimension)
+
+    def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._db_lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    # --- search primitives --------------------------------------------------------------------
+
+    def _nearest(self, vectors: Any, query_vector: np.ndarray, limit: int, allowed_sql: str | None,
+                 parameters: Sequence[Any] = ()) -> list[tuple[int, float]]:
+        """(id, cosine) of the nearest vectors; with `allowed_sql`, only among the ids it selects."""
+        if vectors.ntotal == 0:
+            return []
+        params = None
+        if allowed_sql is not None:
+            ids = np.asarray([row[0] for row in self._rows(allowed_sql, parameters)], dtype=np.int64)
+            if not len(ids):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
+        scores, ids = vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def dense(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
+              ) -> list[tuple[int, float]]:
+        """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
+        if allowed is None:
+            return self._nearest(self.vectors, query_vector, limit, None)
+        return self._nearest(self.vectors, query_vector, limit, allowed.sql, allowed.parameters)
+
+    def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
+                       ) -> list[tuple[int, float]]:
+        """Chunks ranked by their sentence closest to the query: (chunk id, that sentence's cosine)."""
+        if allowed is None:
+            found = self._nearest(self.sentence_vectors, query_vector, limit, None)
+        else:
+            found = self._nearest(self.sentence_vectors, query_vector, limit,
+                                  f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)
+        if not found:
+            return []
+        placeholders = ",".join("?" * len(found))
+        chunk_of = {row["id"]: row["chunk_id"] for row in self._rows(
+            f"SELECT id, chunk_id FROM sentences WHERE id IN ({placeholders})", [i for i, _ in found])}
+        best: dict[int, float] = {}
+        for sentence_id, score in found:
+            best.setdefault(chunk_of[sentence_id], score)
+        return list(best.items())
+
+    def sentence_scores(self, query_vector: np.ndarray, chunk_ids: Sequence[int]
+                        ) -> dict[int, list[tuple[float, tuple[int, int]]]]:
+        """For each chunk, the cosine of each of its sentences to the query, with the sentence's span."""
+        if not chunk_ids:
+            return {}
+        placeholders = ",".join("?" * len(chunk_ids))
+        rows = self._rows(f'SELECT id, chunk_id, start, "end" FROM sentences WHERE chunk_id IN ({placeholders}) '
+                          "ORDER BY id", list(chunk_ids))
+        if not rows:
+            return {}
+        stored = self.sentence_vectors.reconstruct_batch(np.asarray([row["id"] for row in rows], dtype=np.int64))
+        scores = stored @ query_vector.reshape(-1)
+        out: dict[int, list[tuple[float, tuple[int, int]]]] = {}
+        for row, score in zip(rows, scores, strict=True):
+            out.setdefault(row["chunk_id"], []).append((float(score), (row["start"], row["end"])))
+        return out
+
+    def similarities(self, query_vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of the query to particular chunks."""
+        if not ids:
+            return {}
+        stored = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return {i: float(s) for i, s in zip(ids, stored @ query_vector.reshape(-1), strict=True)}
+
+    def keyword(self, match_expression: str, limit: int, allowed: ChunkFilter | None = None, *,
+                weights: tuple[float, float, float] = (0.5, 2.0, 1.0)) -> list[tuple[int, float]]:
+        """Chunk ids by BM25 for an FTS5 MATCH expression (best first; score: higher is better).
+
+        `weights` are the BM25 weights of the review title, section title and passage text columns.
+        """
+        if not match_expression:
+            return []
+        where, parameters = ("", []) if allowed is None else (f" AND rowid IN ({allowed.sql})", allowed.parameters)
+        title, section, body = (float(weight) for weight in weights)
+        rows = self._rows(
+            f"SELECT rowid, bm25(chunks_fts, {title!r}, {section!r}, {body!r}) AS rank FROM chunks_fts "
+            f"WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ?",
+            (match_expression, *parameters, limit),
+        )
+        return [(int(row["rowid"]), -float(row["rank"])) for row in rows]
+
+    # --- reading chunks and documents -----------------------------------------------------------
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        if not ids:
+            return {}
+        placeholders = ",".join("?" * len(ids))
+        rows = self._rows(f"{CHUNK_QUERY} WHERE c.id IN ({placeholders})", list(ids))
+        stored = {row["id"]: _stored_chunk(row) for row in rows}
+        for row in self._rows(f"SELECT chunk_id, theme FROM chunk_themes WHERE chunk_id IN ({placeholders})",
+                              list(ids)):
+            stored[row["chunk_id"]].themes.append(row["theme"])
+        return stored
+
+    def chunk_by_key(self, doc_id: str, n: int) -> StoredChunk | None:
+        rows = self._rows("SELECT id FROM chunks WHERE doc_id = ? AND n = ?", (doc_id, n))
+        return self.chunks([rows[0]["id"]]).get(rows[0]["id"]) if rows else None
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        rows = self._rows(f"{CHUNK_QUERY} WHERE c.doc_id = ? ORDER BY c.n", (doc_id,))
+        return [_stored_chunk(row) for row in rows]
+
+    def documents(self) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT d.doc_id, d.file_name, d.title, d.area, d.partnership, d.year, d.published, d.review_type, "
+            "d.content_hash, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
+            "GROUP BY d.doc_id ORDER BY d.year DESC, d.title"
+        )
+        return [dict(row) for row in rows]
+
+    def theme_counts(self) -> dict[str, tuple[int, int]]:
+        """Per theme id: (documents, chunks) tagged with it."""
+        rows = self._rows("SELECT t.theme, COUNT(DISTINCT c.doc_id) AS documents, COUNT(*) AS chunks "
+                          "FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id GROUP BY t.theme")
+        return {row["theme"]: (row["documents"], row["chunks"]) for row in rows}
+
+    def theme_by_document(self, theme: str) -> list[dict[str, Any]]:
+        """The reviews that raise a theme, with how many of their passages do, most first."""
+        rows = self._rows(
+            "SELECT d.doc_id, d.title, d.area, d.year, d.review_type, COUNT(*) AS chunks, "
+            "(SELECT COUNT(*) FROM chunks a WHERE a.doc_id = d.doc_id) AS total_chunks "
+            "FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
+            "WHERE t.theme = ? GROUP BY d.doc_id ORDER BY chunks DESC, d.year DESC", (theme,))
+        return [dict(row) for row in rows]
+
+    def facets(self) -> dict[str, list[Any]]:
+        """The values the documents take for each filter: areas, review types, years."""
+        return {
+            "areas": [r[0] for r in self._rows("SELECT DISTINCT area FROM documents WHERE area IS NOT NULL "
+                                               "ORDER BY area")],
+            "types": [r[0] for r in self._rows("SELECT DISTINCT review_type FROM documents WHERE review_type "
+                                               "IS NOT NULL ORDER BY review_type")],
+            "years": [r[0] for r in self._rows("SELECT DISTINCT year FROM documents WHERE year IS NOT NULL "
+                                               "ORDER BY year")],
+        }
+
+    def document(self, doc_id: str) -> Document | None:
+        rows = self._rows("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        return Document(
+            doc_id=row["doc_id"], file_name=row["file_name"], meta=_meta(row), text=row["text"],
+            content_hash=row["content_hash"], page_starts=json.loads(row["page_starts"]),
+        )
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+
+def _meta(row: sqlite3.Row) -> DocumentMeta:
+    return DocumentMeta(title=row["title"], area=row["area"], partnership=row["partnership"], year=row["year"],
+                        published=row["published"], review_type=row["review_type"])
+
+
+def _stored_chunk(row: sqlite3.Row) -> StoredChunk:
+    chunk = Chunk(doc_id=row["doc_id"], n=row["n"], section=row["section"], page=row["page"],
+                  start=row["start"], end=row["end"], text=row["text"])
+    return StoredChunk(id=row["id"], chunk=chunk, meta=_meta(row))

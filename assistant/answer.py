@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .answerability import COVERAGE_DIRECT, COVERAGE_NONE, COVERAGE_RELATED, Evidence
 from .errors import BadRequest
 from .models import Answer, Citation
 from .params import DEFAULT_ANSWER, AnswerParams
 from .retrieval import Hit, keyword_terms
-from .text import sentence_spans, stem, strip_list_marker, words
+from .text import sentence_spans, stem, strip_list_marker, word_count, words
 
+MIN_QUOTE_WORDS = 5
+SENTENCE_END = re.compile(r"[.!?][\"”’)]*$")
+LEANS_ON_BEFORE = re.compile(r"^(?:This|These|That|Those|It|They|Such|However|But|As a result|Therefore|"
+                             r"He|She|His|Her|Their|Despite this|In addition)\b")
+
+RELATED = ("The reviews in this collection do not answer this directly. These passages are related and may "
+           "help you think it through, but they are not an answer to your question:")
 NOT_COVERED = ("The published reviews in this collection do not appear to cover this question, so there is "
                "no passage to quote. Please follow your local procedures and talk to your manager or "
                "safeguarding lead.")
@@ -27,10 +37,13 @@ class Turn:
 
 
 def validate_question(question: object, *, max_chars: int) -> str:
+    """The question with invisible characters removed and spaces collapsed; refused when nothing is left."""
     if not isinstance(question, str):
         raise BadRequest("the question must be text")
-    cleaned = " ".join(question.split())
-    if not cleaned:
+    visible = "".join(char for char in question if unicodedata.category(char) not in ("Cf", "Cc", "Cs")
+                      or char in "\n\t")
+    cleaned = " ".join(visible.split())
+    if not any(char.isalnum() for char in cleaned):
         raise BadRequest("the question is empty; type a question about safeguarding practice")
     if len(cleaned) > max_chars:
         raise BadRequest(f"the question is too long ({len(cleaned)} characters); the limit is {max_chars}")
@@ -54,49 +67,84 @@ def contextualise(question: str, history: Sequence[Turn]) -> str:
     return f"{previous} {question}"
 
 
-def keyword_coverage(question: str, hits: Sequence[Hit]) -> float:
-    """The largest share of the question's content words that one of the passages contains."""
-    terms = {stem(term) for term in keyword_terms(question)}
-    if len(terms) < 2:
-        return 0.0
-    best = 0.0
-    for hit in hits:
-        chunk = hit.stored.chunk
-        present = {stem(word) for word in words(f"{chunk.section or ''} {chunk.text}")}
-        best = max(best, len(terms & present) / len(terms))
-    return best
-
-
-def is_covered(question: str, hits: Sequence[Hit], min_score: float, params: AnswerParams) -> bool:
-    """Found when a top passage (or one of its sentences) is close in meaning to the question, or holds
-    nearly every word of it."""
-    if not hits:
-        return False
-    top = hits[:params.answer_passages]
-    evidence = max(hit.evidence for hit in top)
-    return evidence >= min_score or keyword_coverage(question, top) >= params.min_coverage
-
-
-def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], min_score: float,
+def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], coverage: str, evidence: Evidence,
                    cite: Callable[[Hit, int], Citation], params: AnswerParams = DEFAULT_ANSWER) -> Answer:
-    """Quote the best sentence of each of the top passages, or say plainly that nothing fits."""
-    found = is_covered(question, hits, min_score, params)
+    """Quote whole sentences of the best passages, offer related passages as such, or say nothing fits."""
     shown = searched if searched != question else None
-    if not found:
-        nearest = list(dict.fromkeys(
-            f"{hit.stored.chunk.section or hit.stored.meta.title} ({hit.stored.meta.title})" for hit in hits[:3]
-        ))
-        text = NOT_COVERED
-        if nearest:
-            text += " The nearest material in the reviews is about: " + "; ".join(nearest) + "."
-        return Answer(question=question, found=False, answer=text, citations=[], searched=shown)
-    cited = [hit for hit in hits if hit.evidence >= min_score * params.cite_fraction] or list(hits[:1])
+    measures = evidence.as_dict()
+    if coverage == COVERAGE_NONE or not hits:
+        return Answer(question=question, found=False, answer=NOT_COVERED, citations=[], searched=shown,
+                      coverage=COVERAGE_NONE, evidence=measures)
+    if coverage == COVERAGE_RELATED:
+        related = list(hits[:params.answer_passages])
+        citations = [cite(hit, n) for n, hit in enumerate(related, start=1)]
+        lines = [f"- {c.section or c.title} ({c.title}) [{c.n}]" if c.section else f"- {c.title} [{c.n}]"
+                 for c in citations]
+        return Answer(question=question, found=False, answer=RELATED + "\n" + "\n".join(lines),
+                      citations=citations, searched=shown, coverage=COVERAGE_RELATED, evidence=measures)
+    cited = [hit for hit in hits if hit.evidence >= params.cite_min_score] or list(hits[:1])
     citations = [cite(hit, n) for n, hit in enumerate(cited, start=1)]
-    quoted = [(hit, c) for hit, c in list(zip(cited, citations, strict=True))[:params.answer_passages]
-              if hit.evidence >= min_score] or [(cited[0], citations[0])]
-    parts = []
-    for hit, citation in quoted:
-        # the passage's sentence closest in meaning to the question (search finds one for every hit)
-        start, end = hit.sentence or sentence_spans(citation.text)[0]
-        parts.append(f"{strip_list_marker(citation.text[start:end])} [{citation.n}]")
-    return Answer(question=question, found=True, answer=" ".join(parts), citations=citations, searched=shown)
+    quotes = choose_quotes(cited, citations, params)
+    text = " ".join(f"{quote} [{n}]" for quote, n in quotes)
+    return Answer(question=question, found=True, answer=text, citations=citations, searched=shown,
+                  coverage=COVERAGE_DIRECT, evidence=measures)
+
+
+def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: AnswerParams) -> list[tuple[str, int]]:
+    """Whole sentences, best passage first, until the answer has min_words; never past max_words, never
+    the same point twice. Each quote is verbatim from its citation's text."""
+    quotes: list[tuple[str, int]] = []
+    seen: list[set[str]] = []
+    total = 0
+    for position, (hit, citation) in enumerate(zip(hits, citations, strict=True)):
+        if position >= params.answer_passages and total >= params.min_words:
+            break
+        for quote in passage_quotes(hit, citation.text):
+            size = word_count(quote)
+            stems = {stem(word) for word in words(quote)}
+            if any(len(stems & other) / max(min(len(stems), len(other)), 1) >= params.duplicate_overlap
+                   for other in seen):
+                continue
+            if quotes and total + size > params.max_words:
+                continue
+            quotes.append((quote, citation.n))
+            seen.append(stems)
+            total += size
+            if position > 0 or total >= params.min_words:
+                break  # one point from each further passage; the best passage may give two
+        if total >= params.min_words and position >= 1:
+            break
+    return quotes
+
+
+def passage_quotes(hit: Hit, text: str) -> list[str]:
+    """The passage's quotable sentences, closest to the question first; a sentence that leans on the one
+    before it ("This was not followed up.") is quoted with it."""
+    spans = [span for span in sentence_spans(text)]
+    scored = sorted(hit.sentences, key=lambda item: -item[0]) or [(0.0, span) for span in spans]
+    out: list[str] = []
+    for _, (start, end) in scored:
+        sentence = text[start:end]
+        if not is_quotable(sentence, hit):
+            continue
+        index = next((i for i, span in enumerate(spans) if span == (start, end)), None)
+        if index and LEANS_ON_BEFORE.match(sentence):
+            before_start, before_end = spans[index - 1]
+            if text[before_end:start].strip() == "" and "\n" not in text[before_end:start] \
+                    and is_quotable(text[before_start:before_end], hit):
+                sentence = text[before_start:end]
+        out.append(strip_list_marker(sentence))
+    return out
+
+
+def is_quotable(sentence: str, hit: Hit) -> bool:
+    """A whole sentence or list item of at least five words: never a title, heading or fragment."""
+    cleaned = strip_list_marker(sentence)
+    if word_count(cleaned) < MIN_QUOTE_WORDS or not cleaned[:1].isalnum():
+        return False
+    if cleaned.rstrip(":") in {hit.stored.chunk.section or "", hit.stored.meta.title}:
+        return False
+    if cleaned.endswith(":"):
+        return False
+    is_item = cleaned != sentence.strip()
+    return is_item or SENTENCE_END.search(cleaned) is not None

@@ -43,10 +43,6 @@ class Settings:
     default_k: int = 5
     max_k: int = 50
     batch_size: int = 32
-    # Minimum cosine similarity of the best passage or sentence for an answer to count as found: the
-    # midpoint between the highest unanswerable question (0.314) and the lowest answerable one (0.377)
-    # of benchmarks/questions.json (see benchmarks/quality.py --calibrate).
-    min_score: float = 0.345
     keep_versions: int = 2
     workers: int = 1
     # Admin routes (upload, delete) exist only when a token is set.
@@ -66,7 +62,6 @@ class Settings:
             "model": _env("MODEL", base.model),
             "host": _env("HOST", base.host),
             "port": _number("PORT", base.port, int),
-            "min_score": _number("MIN_SCORE", base.min_score, float),
             "workers": _number("WORKERS", base.workers, int),
             "admin_token": os.environ.get("ASSISTANT_ADMIN_TOKEN") or None,
             "max_upload_bytes": _number("MAX_UPLOAD_MB", base.max_upload_bytes // (1024 * 1024), int) * 1024 * 1024,

@@ -42,6 +42,11 @@ class Glossary:
     case_sensitive: frozenset[str]
     synonyms: tuple[tuple[str, ...], ...]
 
+    @functools.cached_property
+    def abbreviation_terms(self) -> frozenset[str]:
+        """The abbreviations as lower-case single words (as keyword_terms gives them)."""
+        return frozenset(key.lower() for key in self.abbreviations if key.isalnum())
+
     def expand(self, question: str) -> Expansion:
         meanings: list[str] = []
         related: list[str] = []

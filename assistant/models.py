@@ -86,6 +86,10 @@ class Answer:
     answer: str
     citations: list[Citation]
     searched: str | None = None
+    # "direct" (found: a direct answer), "related" (not found; related passages offered as such) or "none".
+    coverage: str = "none"
+    # The measures coverage was judged on (see answerability.py), for diagnostics and calibration.
+    evidence: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

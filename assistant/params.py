@@ -75,15 +75,30 @@ class RankingParams:
 
 @dataclass(frozen=True)
 class AnswerParams:
-    """How an answer is composed from the passages found."""
+    """How coverage is judged (see answerability.py) and how an answer is composed from the passages."""
 
-    # Passages whose best sentence may be quoted.
+    # Passages whose evidence is judged and whose sentences may be quoted first.
     answer_passages: int = 3
-    # A passage is cited only if its evidence reaches this fraction of the threshold for `found`.
-    cite_fraction: float = 0.8
-    # A question also counts as covered when one top passage holds this share of its content words
-    # (unanswerable seed questions reach at most 0.33).
-    min_coverage: float = 0.75
+    # A passage is cited only if its best sentence reaches this cosine (0.8 x the old seed threshold 0.345).
+    cite_min_score: float = 0.276
+    # The question's background: the cosine of its n-th nearest sentence across the collection.
+    background_rank: int = 30
+    # Passage frequencies are counted up to this many (beyond, a word is common whatever the exact count).
+    frequency_cap: int = 5000
+    # Logistic model over (best, margin, coverage, unknown), fitted by `benchmarks/collection.py --fit`
+    # on the tuning split (seed questions and the tuning part of benchmarks/collection/).
+    bias: float = -9.69
+    weights: tuple[float, float, float, float] = (13.26, 0.67, 6.28, -2.19)
+    # At or above this chance the answer is direct; between the two, related passages are offered as such.
+    # Chosen on the tuning split where false refusals and wrongly answered near-domain questions balance.
+    direct_probability: float = 0.3
+    related_probability: float = 0.12
+    related_min_best: float = 0.3
+    # An answer quotes whole sentences until it has at least min_words, never passing max_words.
+    min_words: int = 40
+    max_words: int = 150
+    # Two quotes sharing this share of their words say the same thing: the second is left out.
+    duplicate_overlap: float = 0.6
 
 
 DEFAULT_LAYOUT = PdfLayoutParams()

@@ -113,22 +113,32 @@ class OpenIndex:
         return self._nearest(self.vectors, query_vector, limit, allowed.sql, allowed.parameters)
 
     def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
-                       ) -> list[tuple[int, float]]:
-        """Chunks ranked by their sentence closest to the query: (chunk id, that sentence's cosine)."""
+                       ) -> tuple[list[tuple[int, float]], list[float]]:
+        """Chunks ranked by their sentence closest to the query, as (chunk id, that sentence's cosine), and
+        the cosines of the `limit` nearest sentences themselves (how close the collection at large comes)."""
         if allowed is None:
             found = self._nearest(self.sentence_vectors, query_vector, limit, None)
         else:
             found = self._nearest(self.sentence_vectors, query_vector, limit,
                                   f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)
         if not found:
-            return []
+            return [], []
         placeholders = ",".join("?" * len(found))
         chunk_of = {row["id"]: row["chunk_id"] for row in self._rows(
             f"SELECT id, chunk_id FROM sentences WHERE id IN ({placeholders})", [i for i, _ in found])}
         best: dict[int, float] = {}
         for sentence_id, score in found:
             best.setdefault(chunk_of[sentence_id], score)
-        return list(best.items())
+        return list(best.items()), [score for _, score in found]
+
+    def passage_frequencies(self, terms: Sequence[str], cap: int) -> dict[str, int]:
+        """How many passages hold each word, as FTS5 stems it (counted up to `cap`: beyond, a word is common)."""
+        out: dict[str, int] = {}
+        for term in terms:
+            rows = self._rows("SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                              (f'"{term}"', cap))
+            out[term] = int(rows[0][0])
+        return out
 
     def sentence_scores(self, query_vector: np.ndarray, chunk_ids: Sequence[int]
                         ) -> dict[int, list[tuple[float, tuple[int, int]]]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .embedding import Embedder
@@ -62,11 +62,21 @@ class Hit:
     fused: float
     sentence: tuple[int, int] | None = None  # the span, in the passage's text, of its sentence closest to the query
     sentence_score: float | None = None  # that sentence's cosine similarity to the query
+    sentences: list[tuple[float, tuple[int, int]]] = field(default_factory=list)  # every sentence: (cosine, span)
 
     @property
     def evidence(self) -> float:
         """How well the passage answers: the similarity of its best sentence (sharper than the passage's)."""
         return self.sentence_score if self.sentence_score is not None else self.score
+
+
+@dataclass
+class Retrieval:
+    """The passages found for a question, and how close the collection at large comes to it."""
+
+    hits: list[Hit]
+    # Cosines of the sentences nearest the question across the (filtered) collection, best first.
+    nearest_sentences: list[float]
 
 
 def keyword_terms(text: str) -> list[str]:
@@ -105,7 +115,7 @@ def search(
     filters: SearchFilters | None = None,
     named_reviews: frozenset[str] = frozenset(),
     params: RankingParams = DEFAULT_RANKING,
-) -> list[Hit]:
+) -> Retrieval:
     """The k best passages, best first, spread across reviews where several answer.
 
     `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25 over any
@@ -122,7 +132,7 @@ def search(
     phrases = (index.keyword(fts_pairs_expression(phrase_query), limit, allowed, weights=weights)
                if phrase_query else [])
     focus = index.keyword(fts_expression(focus_query), limit, allowed, weights=weights) if focus_query else []
-    by_sentence = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed)
+    by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed)
     fused: dict[int, float] = {}
     for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, params.phrase_weight), (focus, 1.0),
                             (by_sentence, params.sentence_weight)):
@@ -145,7 +155,8 @@ def search(
         scored = sentence_scores.get(hit.stored.id)
         if scored:
             hit.sentence_score, hit.sentence = max(scored)
-    return hits
+            hit.sentences = scored
+    return Retrieval(hits, nearest_sentences)
 
 
 def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:
@@ -174,37 +185,39 @@ def merge_adjacent(hits: list[Hit], *, within: int, max_words: int) -> list[Hit]
         key = (chunk.doc_id, chunk.n)
         if key in absorbed:
             continue
-        parts = [hit.stored]
+        parts = [hit]
         if key in top:
             for neighbour_n in (chunk.n - 1, chunk.n + 1):
                 neighbour = top.get((chunk.doc_id, neighbour_n))
                 if (neighbour is None or (chunk.doc_id, neighbour_n) in absorbed
                         or neighbour.stored.chunk.section != chunk.section
-                        or sum(len(p.chunk.text.split()) for p in parts) + len(neighbour.stored.chunk.text.split())
-                        > max_words):
+                        or sum(len(p.stored.chunk.text.split()) for p in parts)
+                        + len(neighbour.stored.chunk.text.split()) > max_words):
                     continue
-                parts.append(neighbour.stored)
+                parts.append(neighbour)
                 absorbed.add((chunk.doc_id, neighbour_n))
         absorbed.add(key)
         merged.append(hit if len(parts) == 1 else _joined(hit, parts))
     return merged
 
 
-def _joined(hit: Hit, parts: list[StoredChunk]) -> Hit:
-    """One hit for neighbouring passages; its sentence span moves with its passage's place in the text."""
-    parts = sorted(parts, key=lambda stored: stored.chunk.n)
-    first, last = parts[0].chunk, parts[-1].chunk
-    texts = [part.chunk.text for part in parts]
+def _joined(hit: Hit, parts: list[Hit]) -> Hit:
+    """One hit for neighbouring passages; sentence spans move with their passage's place in the text."""
+    parts = sorted(parts, key=lambda part: part.stored.chunk.n)
+    first, last = parts[0].stored.chunk, parts[-1].stored.chunk
     chunk = Chunk(doc_id=first.doc_id, n=first.n, section=first.section, page=first.page, start=first.start,
-                  end=last.end, text="\n\n".join(texts))
-    themes = sorted({theme for part in parts for theme in part.themes})
+                  end=last.end, text="\n\n".join(part.stored.chunk.text for part in parts))
+    themes = sorted({theme for part in parts for theme in part.stored.themes})
+    sentences: list[tuple[float, tuple[int, int]]] = []
     sentence = None
-    if hit.sentence is not None:
-        shift = sum(len(text) + 2 for part, text in zip(parts, texts, strict=True)
-                    if part.chunk.n < hit.stored.chunk.n)
-        sentence = (hit.sentence[0] + shift, hit.sentence[1] + shift)
-    return Hit(StoredChunk(id=hit.stored.id, chunk=chunk, meta=parts[0].meta, themes=themes), hit.score,
-               hit.fused, sentence, hit.sentence_score)
+    shift = 0
+    for part in parts:
+        sentences += [(score, (start + shift, end + shift)) for score, (start, end) in part.sentences]
+        if part is hit and hit.sentence is not None:
+            sentence = (hit.sentence[0] + shift, hit.sentence[1] + shift)
+        shift += len(part.stored.chunk.text) + 2
+    return Hit(StoredChunk(id=hit.stored.id, chunk=chunk, meta=parts[0].stored.meta, themes=themes), hit.score,
+               hit.fused, sentence, hit.sentence_score, sentences)
 
 
 _GENERIC_NAMES = frozenset("""Response Serious Case Review Reviews Learning Local Thematic Briefing Note Family Board

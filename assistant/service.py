@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .answer import Turn, compose_answer, contextualise, validate_question
+from .answerability import COVERAGE_NONE, Evidence, judge, measure
 from .citations import citation_for
 from .config import Settings
 from .embedding import Embedder, load_embedder
@@ -14,9 +15,20 @@ from .errors import AssistantError, BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
 from .reader import OpenIndex, StoredChunk
-from .retrieval import Hit, SearchFilters, check_k, merge_adjacent, review_names, reviews_named_in, search
+from .retrieval import (
+    Hit,
+    Retrieval,
+    SearchFilters,
+    check_k,
+    keyword_terms,
+    merge_adjacent,
+    review_names,
+    reviews_named_in,
+    search,
+)
 from .store import IndexStore
 from .themes import Theme, load_themes
+
 
 class Assistant:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
@@ -128,8 +140,8 @@ class Assistant:
 
     # --- asking and searching ----------------------------------------------------------------
 
-    def _hits(self, question: str, history: Sequence[Turn], k: int,
-              filters: SearchFilters | None) -> tuple[Expansion, list[Hit]]:
+    def _retrieve(self, question: str, history: Sequence[Turn], k: int,
+                  filters: SearchFilters | None) -> tuple[str, Expansion, Retrieval]:
         """Read the question in the light of the conversation, expand it with the glossary, search."""
         glossary = load_glossary(self.settings.glossary_path)
         in_context = contextualise(question, history)
@@ -137,10 +149,10 @@ class Assistant:
         focus = glossary.expand(question).keyword_text if in_context != question else None
         index = self.index()
         named = reviews_named_in(in_context, self._review_names(index))
-        hits = search(index=index, embedder=self.embedder, query=expansion.dense_text,
-                      keyword_query=expansion.keyword_text, phrase_query=expansion.question, focus_query=focus, k=k,
-                      filters=filters, named_reviews=named, params=self.settings.ranking)
-        return expansion, hits
+        retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
+                           keyword_query=expansion.keyword_text, phrase_query=expansion.question, focus_query=focus,
+                           k=k, filters=filters, named_reviews=named, params=self.settings.ranking)
+        return in_context, expansion, retrieval
 
     def _review_names(self, index: OpenIndex) -> dict[str, frozenset[str]]:
         cached = self._names
@@ -154,19 +166,28 @@ class Assistant:
         return lambda hit, n: citation_for(hit.stored, n, hit.score, theme_labels=labels, base_url=base_url)
 
     def hits_for(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
-        """The passages an answer would be built from (for calibration and diagnostics)."""
-        return self._hits(question, history, k or self.settings.default_k, None)[1]
+        """The passages an answer would be built from, in order (for benchmarks and diagnostics)."""
+        ranking = self.settings.ranking
+        hits = self._retrieve(question, history, k or self.settings.default_k, None)[2].hits
+        return merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
             filters: Mapping[str, Any] | None = None, base_url: str = "") -> Answer:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        expansion, hits = self._hits(question, history, k, self.filters_from(filters))
+        checked = self.filters_from(filters)
+        if not keyword_terms(question):  # 'x', '*', '?!': nothing to look for
+            return compose_answer(question=question, searched=question, hits=[], coverage=COVERAGE_NONE,
+                                  evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
+        in_context, expansion, retrieval = self._retrieve(question, history, k, checked)
+        glossary = load_glossary(self.settings.glossary_path)
+        evidence = measure(question=in_context, retrieval=retrieval, index=self.index(),
+                           abbreviations=glossary.abbreviation_terms, params=self.settings.answer)
         ranking = self.settings.ranking
-        hits = merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
+        hits = merge_adjacent(retrieval.hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
         return compose_answer(question=question, searched=expansion.keyword_text, hits=hits,
-                              min_score=self.settings.min_score, cite=self._cite(base_url),
-                              params=self.settings.answer)
+                              coverage=judge(evidence, self.settings.answer), evidence=evidence,
+                              cite=self._cite(base_url), params=self.settings.answer)
 
     def search(self, query: object, *, k: int | None = None, filters: Mapping[str, Any] | None = None,
                base_url: str = "") -> list[Citation]:
@@ -177,7 +198,7 @@ class Assistant:
             query = f"{theme.label}. {theme.description}"
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        _, hits = self._hits(query, (), k, checked)
+        hits = self._retrieve(query, (), k, checked)[2].hits
         cite = self._cite(base_url)
         return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
 

@@ -1,7 +1,7 @@
 """Quality on benchmarks/questions.json: Recall@1, Recall@3, MRR, abstention, words per cited passage.
 
     python benchmarks/quality.py              # figures
-    python benchmarks/quality.py --calibrate  # also the score distribution behind the `found` threshold
+    python benchmarks/quality.py --calibrate  # also the evidence measures behind `coverage`
     python benchmarks/quality.py --misses     # also list each question not answered in first place
 """
 
@@ -15,15 +15,15 @@ from pathlib import Path
 from common import fresh_assistant, load_questions, normalise
 
 from assistant.answer import Turn
-from assistant.models import Answer
 from assistant.params import as_dict
 
 
-def rank_of(expect: str, answer: Answer) -> int | None:
+def rank_of(expect: str, passages: list[str]) -> int | None:
+    """The place of the first passage holding the expected phrase (the ranking, whatever the outcome)."""
     phrase = normalise(expect)
-    for citation in answer.citations:
-        if phrase in normalise(citation.text):
-            return citation.n
+    for place, text in enumerate(passages, start=1):
+        if phrase in normalise(text):
+            return place
     return None
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     options = parser.parse_args()
     data = load_questions()
     with tempfile.TemporaryDirectory() as folder:
-        assistant = fresh_assistant(Path(folder) / "index", min_score=0.0 if options.calibrate else None)
+        assistant = fresh_assistant(Path(folder) / "index")
         answerable = [(q["question"], q["expect"], []) for q in data["questions"]]
         answerable += [(q["question"], q["expect"], q["history"]) for q in data["followups"]]
         ranks: list[int | None] = []
@@ -45,11 +45,11 @@ def main() -> None:
         misses = []
         for question, expect, history in answerable:
             answer = assistant.ask(question, history=[Turn(h) for h in history], k=options.k)
-            rank = rank_of(expect, answer)
+            hits = assistant.hits_for(question, history=[Turn(h) for h in history], k=options.k)
+            rank = rank_of(expect, [hit.stored.chunk.text for hit in hits])
             ranks.append(rank)
-            refused += not answer.found
-            hits = assistant.hits_for(question, history=[Turn(h) for h in history])
-            top_scores.append(max((hit.evidence for hit in hits[:3]), default=0.0))
+            refused += answer.coverage != "direct"
+            top_scores.append(answer.evidence.get("best", 0.0))
             passage_words += [len(c.text.split()) for c in answer.citations[:3]]
             if rank != 1:
                 misses.append((question, expect, rank, answer))
@@ -57,14 +57,13 @@ def main() -> None:
         wrongly_found = []
         for item in data["unanswerable"]:
             answer = assistant.ask(item["question"], k=options.k)
-            hits = assistant.hits_for(item["question"])
-            unanswerable_scores.append(max((hit.evidence for hit in hits[:3]), default=0.0))
+            unanswerable_scores.append(answer.evidence.get("best", 0.0))
             if answer.found:
                 wrongly_found.append(item["question"])
         settings = assistant.settings
         print(f"ranking: {as_dict(settings.ranking)}\nanswer: {as_dict(settings.answer)}\n"
               f"chunking: {assistant.store.chunking_version} {as_dict(settings.chunking)}\n"
-              f"min_score: {settings.min_score}")
+              )
         n = len(ranks)
         followup_ranks = ranks[len(data["questions"]):]
         print(f"answerable questions: {n} ({len(data['followups'])} follow-ups); "

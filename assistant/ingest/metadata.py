@@ -43,12 +43,14 @@ def read_sidecar(document_path: Path) -> dict[str, object]:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DocumentUnreadable(f"{path.name}: the metadata file is not valid TOML ({exc})") from None
-    known = {"title", "area", "partnership", "year", "published", "review_type"}
+    known = {"title", "area", "partnership", "year", "published", "review_type", "fictional"}
     unknown = set(values) - known
     if unknown:
         raise DocumentUnreadable(f"{path.name}: unknown metadata field(s) {', '.join(sorted(unknown))}")
     if "year" in values and not isinstance(values["year"], int):
         raise DocumentUnreadable(f"{path.name}: year must be a whole number")
+    if "fictional" in values and not isinstance(values["fictional"], bool):
+        raise DocumentUnreadable(f"{path.name}: fictional must be true or false")
     return values
 
 
@@ -69,7 +71,8 @@ def merged_metadata(document_path: Path, text: str) -> DocumentMeta:
     """Extracted metadata with the sidecar's fields laid over it: the sidecar wins."""
     extracted = extract_metadata(text, fallback_title=document_path.stem.replace("-", " ").replace("_", " "))
     for key, value in read_sidecar(document_path).items():
-        setattr(extracted, key, value)
+        if key != "fictional":  # a marker for people (benchmark and test documents), not a reference field
+            setattr(extracted, key, value)
     return extracted
 
 

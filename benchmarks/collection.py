@@ -1,0 +1,183 @@
+"""Quality on the seeds plus the fictional evaluation collection (benchmarks/collection/), split into a
+tuning part and a held-out part that is never tuned on.
+
+    python benchmarks/collection.py               # figures for tune, held-out and both
+    python benchmarks/collection.py --misses      # also each held-out miss and wrong outcome
+    python benchmarks/collection.py --features F  # also write the answerability features of every question
+    python benchmarks/collection.py --fit         # also fit the coverage model on the tuning split only
+
+The split is by document: a review whose id hashes into the held-out part has all its questions there,
+so held-out figures are about documents (as well as questions) the tuning never saw. Unanswerable
+questions are split by their own hash. The index is built once per chunking version into
+benchmarks/out/ and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import ROOT, load_questions, normalise
+
+from assistant.answer import Turn
+from assistant.build import BuildOptions, build_index, scan_corpus
+from assistant.config import Settings
+from assistant.params import as_dict
+from assistant.service import Assistant
+
+COLLECTION = Path(__file__).resolve().parent / "collection"
+OUT = Path(__file__).resolve().parent / "out"
+HELD_OUT_SHARE = 0.4
+FEATURES = ("best", "margin", "coverage", "unknown")
+
+
+def held_out(key: str) -> bool:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_OUT_SHARE
+
+
+@dataclass
+class Case:
+    question: str
+    expect: str | None  # None: the reviews do not answer it
+    history: list[str]
+    split: str  # "tune" or "held-out"
+
+
+def collection_cases() -> list[Case]:
+    cases: list[Case] = []
+    for path in sorted(COLLECTION.glob("*-questions.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for item in data["questions"] + data.get("followups", []):
+            split = "held-out" if held_out(item["doc"]) else "tune"
+            cases.append(Case(item["question"], item["expect"], item.get("history", []), split))
+        for item in data["unanswerable"]:
+            split = "held-out" if held_out(item["question"]) else "tune"
+            cases.append(Case(item["question"], None, [], split))
+    return cases
+
+
+def seed_cases() -> list[Case]:
+    """The seed questions were written and tuned on before this collection existed: all 'tune'."""
+    data = load_questions()
+    cases = [Case(q["question"], q["expect"], [], "tune") for q in data["questions"]]
+    cases += [Case(q["question"], q["expect"], q["history"], "tune") for q in data["followups"]]
+    cases += [Case(q["question"], None, [], "tune") for q in data["unanswerable"]]
+    return cases
+
+
+def collection_assistant(*, rebuild: bool = False) -> Assistant:
+    """An assistant over corpus/ plus benchmarks/collection/, built once per chunking version."""
+    probe = Settings.from_env()
+    version = Assistant(probe).store.chunking_version
+    root = OUT / f"collection-{version}"
+    corpus = root / "corpus"
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index")
+    assistant = Assistant(settings)
+    if rebuild or assistant.store.current_version() is None:
+        shutil.rmtree(root, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        for source in [*scan_corpus(ROOT / "corpus"), *scan_corpus(COLLECTION)]:
+            for path in (source, source.with_name(source.stem + ".meta.toml")):
+                if path.exists():
+                    shutil.copy2(path, corpus / path.name)
+        report = build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
+                             options=BuildOptions.from_settings(settings))
+        print(f"built: {report.documents} documents, {report.chunks} passages in {report.seconds:.0f} s")
+    return assistant
+
+
+def rank_of(expect: str, passages: list[str]) -> int | None:
+    """The place of the first passage holding the expected phrase (ranking, whatever the outcome)."""
+    phrase = normalise(expect)
+    for place, text in enumerate(passages, start=1):
+        if phrase in normalise(text):
+            return place
+    return None
+
+
+def figures(rows: list[dict[str, Any]]) -> str:
+    answerable = [row for row in rows if row["expect"] is not None]
+    unanswerable = [row for row in rows if row["expect"] is None]
+    n = max(len(answerable), 1)
+    ranks = [row["rank"] for row in answerable]
+    r1 = sum(r == 1 for r in ranks) / n
+    r3 = sum(r is not None and r <= 3 for r in ranks) / n
+    mrr = sum(1 / r for r in ranks if r) / n
+    false_refusals = sum(row["coverage"] != "direct" for row in answerable)
+    refused = sum(row["coverage"] != "direct" for row in unanswerable)
+    return (f"answerable {len(answerable):3d}  R@1 {r1:.3f}  R@3 {r3:.3f}  MRR {mrr:.3f}  "
+            f"refused {false_refusals}/{len(answerable)} ({false_refusals / n:.1%})  |  "
+            f"unanswerable {len(unanswerable):3d}  refused {refused}/{len(unanswerable)} "
+            f"({refused / max(len(unanswerable), 1):.1%})")
+
+
+def fit_coverage_model(rows: list[dict[str, Any]], l2: float = 0.1) -> tuple[float, list[float]]:
+    """Class-balanced logistic regression (Newton steps) of answerable vs not, on the tuning rows only."""
+    tune = [row for row in rows if row["split"] == "tune" and row["features"]]
+    x = np.array([[row["features"][key] for key in FEATURES] + [1.0] for row in tune])
+    y = np.array([row["expect"] is not None for row in tune], dtype=float)
+    balance = np.where(y == 1, 1.0, y.sum() / max((1 - y).sum(), 1))
+    penalty = l2 * np.diag([1.0] * len(FEATURES) + [0.0])
+    beta = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-x @ beta))
+        gradient = x.T @ ((p - y) * balance) + penalty @ beta
+        hessian = x.T @ (x * (balance * p * (1 - p))[:, None]) + penalty
+        beta -= np.linalg.solve(hessian, gradient)
+    return float(beta[-1]), [round(float(w), 2) for w in beta[:-1]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--misses", action="store_true")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--features", type=Path)
+    parser.add_argument("--fit", action="store_true")
+    parser.add_argument("-k", type=int, default=10)
+    options = parser.parse_args()
+    assistant = collection_assistant(rebuild=options.rebuild)
+    settings = assistant.settings
+    print(f"ranking: {as_dict(settings.ranking)}\nanswer: {as_dict(settings.answer)}\n"
+          f"chunking: {assistant.store.chunking_version}")
+    cases = seed_cases() + collection_cases()
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for case in cases:
+        history = [Turn(h) for h in case.history]
+        answer = assistant.ask(case.question, history=history, k=options.k)
+        passages = [hit.stored.chunk.text for hit in assistant.hits_for(case.question, history=history, k=options.k)]
+        rows.append({"question": case.question, "expect": case.expect, "split": case.split,
+                     "history": case.history, "rank": rank_of(case.expect, passages) if case.expect else None,
+                     "coverage": answer.coverage, "features": answer.evidence, "answer": answer.answer,
+                     "top": answer.citations[0].chunk_id if answer.citations else None})
+    seconds = time.perf_counter() - started
+    documents = len(assistant.index().manifest.documents)
+    print(f"{len(cases)} questions over {documents} documents, {seconds / len(cases) * 1000:.0f} ms per ask")
+    for split in ("tune", "held-out"):
+        print(f"{split:9s} {figures([row for row in rows if row['split'] == split])}")
+    print(f"{'all':9s} {figures(rows)}")
+    if options.fit:
+        bias, weights = fit_coverage_model(rows)
+        print(f"fitted on the tuning split: bias {bias:.2f}, weights {weights} for {FEATURES}")
+    if options.features:
+        options.features.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    if options.misses:
+        print("\nheld-out misses and wrong outcomes:")
+        for row in rows:
+            if row["split"] != "held-out":
+                continue
+            wrong = (row["expect"] is None) == (row["coverage"] == "direct")
+            if row["rank"] != 1 or wrong:
+                print(f"- [{row['rank']}] {row['coverage']} {row['question']!r} wants {row['expect']!r}\n"
+                      f"    top: {row['top']}  features: {row['features']}")
+
+
+if __name__ == "__main__":
+    main()

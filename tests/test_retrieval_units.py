@@ -1,0 +1,273 @@
+"""Direct unit tests of retrieval and answer helpers, on small objects built by hand (no model, no index)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+import pytest
+
+from assistant.answerability import passage_coverage
+from assistant.models import Chunk, DocumentMeta
+from assistant.reader import StoredChunk
+from assistant.retrieval import (
+    Hit,
+    _joined,
+    fts_pairs_expression,
+    keyword_terms,
+    merge_adjacent,
+    review_names,
+    reviews_named_in,
+)
+from assistant.text import sentence_spans
+
+
+def make_hit(n: int, text: str, *, doc_id: str = "review", section: str | None = "Findings", score: float = 0.5,
+             fused: float = 0.1, sentence: tuple[int, int] | None = None, sentence_score: float | None = None,
+             themes: list[str] | None = None) -> Hit:
+    """A hit on passage `n` of `doc_id` (passages sit 1,000 characters apart), with every sentence scored."""
+    chunk = Chunk(doc_id=doc_id, n=n, section=section, page=n + 1, start=n * 1000, end=n * 1000 + len(text),
+                  text=text)
+    stored = StoredChunk(id=n, chunk=chunk, meta=DocumentMeta(title=f"Review {doc_id}"), themes=list(themes or []))
+    scored = [(0.1 * i, span) for i, span in enumerate(sentence_spans(text))]
+    return Hit(stored, score, fused, sentence=sentence, sentence_score=sentence_score, sentences=scored)
+
+
+def texts(hits: list[Hit]) -> list[str]:
+    return [hit.stored.chunk.text for hit in hits]
+
+
+def sentence_texts(hit: Hit) -> list[str]:
+    return [hit.stored.chunk.text[start:end] for _, (start, end) in hit.sentences]
+
+
+# --- fts_pairs_expression ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("house fire", 'NEAR("house" "fire", 2)'),
+    ("Who was the lead professional after the house fire?",
+     'NEAR("lead" "professional", 2) OR NEAR("professional" "house", 2) OR NEAR("house" "fire", 2)'),
+    ("Was Child N seen at school?", 'NEAR("child" "seen", 2) OR NEAR("seen" "school", 2)'),  # "N" is dropped
+])
+def test_pairs_of_neighbouring_content_words_become_near_groups(text: str, expected: str) -> None:
+    assert fts_pairs_expression(text) == expected
+
+
+@pytest.mark.parametrize("text", ["neglect", "What is neglect?", "a b c neglect", "", "?!"])
+def test_fewer_than_two_content_words_give_no_expression(text: str) -> None:
+    assert fts_pairs_expression(text) == ""
+
+
+def test_fts_syntax_in_the_question_never_leaks() -> None:
+    expression = fts_pairs_expression('house" OR "fire) NEAR(x* col:worker ^ -')
+    assert expression == 'NEAR("house" "fire", 2) OR NEAR("fire" "near", 2) OR NEAR("near" "col", 2) OR ' \
+                         'NEAR("col" "worker", 2)'
+    assert all(re.fullmatch(r'NEAR\("[a-z0-9]+" "[a-z0-9]+", 2\)', group) for group in expression.split(" OR "))
+
+
+def test_pairs_expression_is_valid_fts5_and_prefers_words_used_together() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE passages USING fts5(text)")
+    db.executemany("INSERT INTO passages (rowid, text) VALUES (?, ?)", [
+        (1, "The family moved after a house fire in 2019."),
+        (2, "The house was cold; months later a fire officer visited the school."),
+    ])
+    expression = fts_pairs_expression('What followed the "house fire"?')
+    rows = db.execute("SELECT rowid FROM passages WHERE passages MATCH ?", (expression,)).fetchall()
+    assert rows == [(1,)]
+
+
+# --- review_names and reviews_named_in -------------------------------------------------------------
+
+DOCUMENTS: list[dict[str, Any]] = [
+    {"doc_id": "child-n", "area": "Lancashire and Liverpool",
+     "title": "Response to the serious case review about Child N"},
+    {"doc_id": "john", "area": "Warwickshire", "title": "Response to the 'John' serious case review"},
+    {"doc_id": "child-f", "area": "Luton",
+     "title": "Response to the serious case review following the death of Child F"},
+    {"doc_id": "walker", "area": "CYSCP (children and young people's safeguarding partnership)",
+     "title": "7-point briefing: Walker-Thompson family"},
+    {"doc_id": "thematic", "area": "Telford and Wrekin",
+     "title": "Learning from Local Reviews 2021: Thematic Briefing Note 3"},
+    {"doc_id": "generic", "area": "Safeguarding, Board & Children", "title": "Serious Case Review"},
+]
+NAMES = review_names(DOCUMENTS)
+
+
+def test_review_names_are_places_and_the_names_in_titles() -> None:
+    assert NAMES == {
+        "child-n": {"Lancashire", "Liverpool", "Child N"},
+        "john": {"Warwickshire", "John"},
+        "child-f": {"Luton", "Child F"},
+        "walker": {"CYSCP", "Walker-Thompson"},
+        "thematic": {"Telford", "Wrekin"},
+        "generic": set(),  # generic words of an area never become names
+    }
+
+
+def test_missing_area_and_title_give_no_names() -> None:
+    assert review_names([{"doc_id": "bare", "area": None, "title": None}]) == {"bare": frozenset()}
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What did Luton learn about neglect?", {"child-f"}),
+    ("What happened to Child N?", {"child-n"}),
+    ("Was Child N's school told?", {"child-n"}),
+    ("Compare Liverpool with Warwickshire", {"child-n", "john"}),
+    ("Why was John not seen?", {"john"}),
+    ("the Walker-Thompson family", {"walker"}),
+    ("Telford: housing", {"thematic"}),
+    # case-sensitive and whole-word only
+    ("Lutonian services", set()),
+    ("luton", set()),
+    ("what happened to child n?", set()),
+    ("Child Nina", set()),
+    ("Johnson", set()),
+    ("Mr Walker and Ms Thompson", set()),
+    ("Walker-Thompsons", set()),
+    ("Smith-Walker-Thompson", set()),
+    ("Safeguarding Board practice with Children", set()),
+])
+def test_reviews_named_in_the_question(question: str, expected: set[str]) -> None:
+    assert reviews_named_in(question, NAMES) == expected
+
+
+# --- merge_adjacent and _joined --------------------------------------------------------------------
+
+
+def test_neighbouring_top_hits_merge_in_document_order() -> None:
+    first = make_hit(3, "The school raised concerns.", score=0.4, fused=0.2)
+    second = make_hit(4, "No referral was made.", score=0.3, fused=0.1)
+    [merged] = merge_adjacent([first, second], within=5, max_words=100)
+    chunk = merged.stored.chunk
+    assert chunk.text == "The school raised concerns.\n\nNo referral was made."
+    assert (chunk.n, chunk.start, chunk.end) == (3, 3000, 4000 + len("No referral was made."))
+    assert (merged.score, merged.fused) == (0.4, 0.2)
+
+
+@pytest.mark.parametrize("better_n", [3, 4])
+def test_merged_hit_keeps_the_better_hits_scores_place_and_sentence(better_n: int) -> None:
+    sentences = {3: "Health visitors saw the baby.", 4: "Nobody asked about the father."}
+    body = {3: "Intro words. " + sentences[3], 4: sentences[4] + " More text."}
+    start = body[better_n].index(sentences[better_n])
+    span = (start, start + len(sentences[better_n]))
+    better = make_hit(better_n, body[better_n], score=0.9, fused=0.5, sentence=span, sentence_score=0.8)
+    worse = make_hit(7 - better_n, body[7 - better_n], score=0.1, fused=0.4)
+    other = make_hit(0, "Another review entirely.", doc_id="other", fused=0.45)
+    result = merge_adjacent([better, other, worse], within=5, max_words=100)
+    assert len(result) == 2 and result[1] is other
+    merged = result[0]
+    assert merged.stored.chunk.text == body[3] + "\n\n" + body[4]
+    assert (merged.score, merged.fused, merged.sentence_score) == (0.9, 0.5, 0.8)
+    assert merged.sentence is not None
+    assert merged.stored.chunk.text[merged.sentence[0]:merged.sentence[1]] == sentences[better_n]
+    assert sentence_texts(merged) == ["Intro words.", sentences[3], sentences[4], "More text."]
+
+
+def test_the_absorbed_hit_no_longer_appears_and_the_merged_one_keeps_its_place() -> None:
+    top = make_hit(0, "Top passage.", doc_id="other")
+    better = make_hit(5, "Five.")
+    middle = make_hit(1, "Unrelated passage.", doc_id="third")
+    worse = make_hit(4, "Four.")
+    result = merge_adjacent([top, better, middle, worse], within=5, max_words=100)
+    assert texts(result) == ["Top passage.", "Four.\n\nFive.", "Unrelated passage."]
+
+
+def test_three_neighbours_merge_and_the_sentence_moves_with_the_middle_passage() -> None:
+    middle = make_hit(5, "Middle one. Middle two.", sentence=(12, 23))
+    hits = [middle, make_hit(6, "After."), make_hit(4, "Before.")]
+    [merged] = merge_adjacent(hits, within=3, max_words=100)
+    assert merged.stored.chunk.text == "Before.\n\nMiddle one. Middle two.\n\nAfter."
+    assert merged.sentence is not None
+    assert merged.stored.chunk.text[merged.sentence[0]:merged.sentence[1]] == "Middle two."
+
+
+@pytest.mark.parametrize(("hits", "within"), [
+    ([make_hit(3, "Three.", section="Findings"), make_hit(4, "Four.", section="Recommendations")], 5),
+    ([make_hit(3, "Three."), make_hit(4, "Four.", doc_id="another")], 5),
+    ([make_hit(3, "Three."), make_hit(5, "Five.")], 5),
+    ([make_hit(3, "Three."), make_hit(9, "Nine."), make_hit(4, "Four.")], 2),  # the neighbour is outside the top 2
+    ([make_hit(3, "Three."), make_hit(4, "Four.")], 1),
+], ids=["other-section", "other-document", "not-neighbours", "neighbour-below-top", "top-one"])
+def test_hits_that_are_not_neighbours_in_the_top_stay_apart(hits: list[Hit], within: int) -> None:
+    assert merge_adjacent(hits, within=within, max_words=100) == hits
+
+
+@pytest.mark.parametrize(("max_words", "merges"), [(6, True), (5, False)])
+def test_merging_stops_at_max_words(max_words: int, merges: bool) -> None:
+    hits = [make_hit(3, "one two three"), make_hit(4, "four five six")]
+    result = merge_adjacent(hits, within=5, max_words=max_words)
+    assert texts(result) == (["one two three\n\nfour five six"] if merges else ["one two three", "four five six"])
+
+
+def test_joined_sorts_parts_unions_themes_and_shifts_the_sentence() -> None:
+    hit = make_hit(2, "Gamma sentence.", sentence=(0, 15), themes=["neglect"])
+    parts = [hit, make_hit(1, "Beta.", themes=["housing", "neglect"]), make_hit(0, "Alpha.", themes=["alcohol"])]
+    joined = _joined(hit, parts)
+    assert joined.stored.chunk.text == "Alpha.\n\nBeta.\n\nGamma sentence."
+    assert joined.stored.themes == ["alcohol", "housing", "neglect"]
+    assert (joined.stored.chunk.n, joined.stored.chunk.page, joined.stored.chunk.start) == (0, 1, 0)
+    assert joined.sentence is not None
+    assert joined.stored.chunk.text[joined.sentence[0]:joined.sentence[1]] == "Gamma sentence."
+
+
+def test_joined_shifts_every_scored_sentence_of_every_part() -> None:
+    parts = [make_hit(7, "Seven one. Seven two."), make_hit(5, "Five one. Five two."), make_hit(6, "Six one.")]
+    joined = _joined(parts[0], parts)
+    assert sentence_texts(joined) == ["Five one.", "Five two.", "Six one.", "Seven one.", "Seven two."]
+    assert [score for score, _ in joined.sentences] == pytest.approx([0.0, 0.1, 0.0, 0.0, 0.1])
+
+
+def test_joined_leaves_a_missing_sentence_missing() -> None:
+    hit = make_hit(2, "Two.")
+    assert _joined(hit, [hit, make_hit(1, "One.")]).sentence is None
+
+
+# --- passage_coverage (the rarity-weighted successor of answer.keyword_coverage) -------------------
+
+
+def coverage(question: str, hits: list[Hit], weight: dict[str, float] | None = None) -> float:
+    """passage_coverage over the question's content words, each weighing 1 unless `weight` says otherwise."""
+    terms = keyword_terms(question)
+    return passage_coverage(terms, {term: 1.0 for term in terms} | (weight or {}), hits)
+
+
+QUESTION = "How was neglect identified by the health visitor?"  # content words: neglect, identified, health, visitor
+
+
+def test_coverage_is_the_best_share_held_by_any_one_passage() -> None:
+    partial = make_hit(1, "The health visitor saw the home.")
+    full = make_hit(2, "Neglect was identified late by the health visitors.")
+    assert coverage(QUESTION, [partial]) == pytest.approx(0.5)
+    assert coverage(QUESTION, [partial, full]) == pytest.approx(1.0)
+    assert coverage(QUESTION, [full, partial]) == pytest.approx(1.0)
+    assert coverage(QUESTION, [make_hit(3, "Nothing relevant here.")]) == 0.0
+    assert coverage(QUESTION, []) == 0.0
+
+
+def test_coverage_does_not_add_up_words_spread_across_passages() -> None:
+    hits = [make_hit(1, "Neglect was identified."), make_hit(2, "The health visitor called.")]
+    assert coverage(QUESTION, hits) == pytest.approx(0.5)
+
+
+def test_coverage_weighs_each_word_by_its_weight() -> None:
+    hit = make_hit(1, "The health visitor saw the home.")
+    assert coverage(QUESTION, [hit], {"neglect": 4.0, "identified": 2.0}) == pytest.approx(2 / 8)
+
+
+def test_coverage_matches_stemmed_words() -> None:
+    hit = make_hit(1, "Engagement with the parents was poor.")
+    assert coverage("engaging parent", [hit]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("question", ["", "What is it?"])
+def test_coverage_is_zero_without_content_words(question: str) -> None:
+    assert coverage(question, [make_hit(1, "What is it?")]) == 0.0
+
+
+@pytest.mark.parametrize(("section", "expected"), [("Housing", 1.0), (None, 0.5)])
+def test_words_in_the_section_title_count(section: str | None, expected: float) -> None:
+    hit = make_hit(1, "Neglect was missed.", section=section)
+    assert coverage("neglect and housing", [hit]) == pytest.approx(expected)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
+from assistant.answer import Turn
 from assistant.api import create_app
 from assistant.config import Settings
 from assistant.service import Assistant
+
+from .helpers import ROOT
 
 pytestmark = pytest.mark.slow  # the real model
 
@@ -62,3 +66,31 @@ def test_every_answer_sentence_is_quoted_from_its_citation(real_index: Settings)
             assert " ".join(sentence.split()) in by_n[int(n)], (item["question"], sentence)
             checked += 1
     assert checked >= 20
+
+
+QUOTE_END = re.compile(r"[.!?][\"”’)]*$")
+
+
+def test_every_answer_sentence_is_a_whole_verbatim_sentence(real_index: Settings) -> None:
+    """On every question of benchmarks/questions.json: each quote is verbatim in its citation, at least five
+    words, a whole sentence or list item, never a heading or title; an answer stays within 150 words."""
+    assistant = Assistant(real_index)
+    data = json.loads((ROOT / "benchmarks" / "questions.json").read_text(encoding="utf-8"))
+    checked = 0
+    for item in data["questions"] + data["followups"]:
+        answer = assistant.ask(item["question"], history=[Turn(h) for h in item.get("history", [])])
+        if not answer.found:
+            continue
+        by_n = {citation.n: citation for citation in answer.citations}
+        quotes = re.findall(r"(.+?) \[(\d+)\](?: |$)", answer.answer)
+        assert quotes and len(answer.answer.split()) <= 150, answer.answer
+        for quote, n in quotes:
+            citation = by_n[int(n)]
+            assert quote in citation.text, (item["question"], quote)
+            assert len(quote.split()) >= 5, quote
+            assert quote not in {citation.section, citation.title}, quote
+            is_item = any(line.strip().endswith(quote) and line.strip() != quote
+                          for line in citation.text.splitlines())
+            assert QUOTE_END.search(quote) or is_item, quote
+            checked += 1
+    assert checked >= 60

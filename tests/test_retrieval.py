@@ -17,25 +17,25 @@ def test_keyword_terms_drop_stopwords_and_punctuation() -> None:
 
 
 def test_search_finds_the_passage_by_its_words(built: Assistant) -> None:
-    hits = search(index=built.index(), embedder=built.embedder, query="Graded Care Profile neglect tool", k=3)
+    hits = search(index=built.index(), embedder=built.embedder, query="Graded Care Profile neglect tool", k=3).hits
     assert "Graded Care Profile" in hits[0].stored.chunk.text
     assert hits[0].stored.meta.area == "Luton"
     assert all(-1.0 <= hit.score <= 1.0 for hit in hits)
 
 
 def test_search_handles_fts_syntax_in_questions(built: Assistant) -> None:
-    hits = search(index=built.index(), embedder=built.embedder, query='"unbalanced AND (NEAR* -col:x', k=2)
+    hits = search(index=built.index(), embedder=built.embedder, query='"unbalanced AND (NEAR* -col:x', k=2).hits
     assert len(hits) == 2
 
 
 def test_several_reviews_are_not_crowded_out(built: Assistant) -> None:
-    hits = search(index=built.index(), embedder=built.embedder, query="professional curiosity", k=5)
+    hits = search(index=built.index(), embedder=built.embedder, query="professional curiosity", k=5).hits
     documents = {hit.stored.chunk.doc_id for hit in hits}
     assert len(documents) >= 3
 
 
 def test_diversify_discounts_repeat_documents(built: Assistant) -> None:
-    hits = search(index=built.index(), embedder=built.embedder, query="housing eviction", k=20)
+    hits = search(index=built.index(), embedder=built.embedder, query="housing eviction", k=20).hits
     plain = diversify(hits, 5, decay=1.0)
     spread = diversify(hits, 5, decay=0.1)
     assert len({h.stored.chunk.doc_id for h in spread}) >= len({h.stored.chunk.doc_id for h in plain})

@@ -60,10 +60,14 @@
     if (body.searched) {
       box.appendChild(el("p", { class: "searched" }, "Searched for: ", el("span", {}, body.searched)));
     }
-    if (!body.found) box.appendChild(el("p", { class: "not-found-title" }, "Not covered by these reviews"));
+    var related = body.coverage === "related";
+    if (!body.found) {
+      box.appendChild(el("p", { class: "not-found-title" },
+        related ? "Not answered directly: related passages only" : "Not covered by these reviews"));
+    }
     box.appendChild(renderAnswerText(body.answer, turn));
     if (body.citations.length) {
-      box.appendChild(el("h3", { class: "sources-title" }, "Sources"));
+      box.appendChild(el("h3", { class: "sources-title" }, related ? "Related passages (not an answer)" : "Sources"));
       var list = el("ol", { class: "citations" });
       body.citations.forEach(function (citation) { list.appendChild(renderCitation(citation, turn)); });
       box.appendChild(list);

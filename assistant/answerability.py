@@ -10,8 +10,8 @@ the judgement combines:
   question is "fairly close" to many);
 - `coverage`: the share of the question's specific content (its words weighted by rarity) that one top
   passage holds;
-- `unknown`: the share of the question's specific content that no passage in the collection holds at all
-  ("probate", "pension", "admission appeal").
+- `unknown`: the share of the question's specific words that no passage in the collection holds at all
+  ("probate", "pension", "admission appeal"); shorthand of under four letters does not count.
 
 The weights are fitted on the tuning questions (benchmarks/collection.py --fit) and live in AnswerParams.
 """
@@ -65,8 +65,10 @@ def measure(*, question: str, retrieval: Retrieval, index: OpenIndex, abbreviati
     frequencies = index.passage_frequencies(terms, cap=params.frequency_cap)
     weight = {term: math.log((total + 1) / (frequencies[term] + 0.5)) for term in terms}
     known = [term for term in terms if frequencies[term] > 0]
-    unknown = sum(weight[t] for t in terms if frequencies[t] == 0) / sum(weight.values())
-    return Evidence(best, best - background, passage_coverage(known, weight, top), unknown)
+    # Only whole words count as unknown: short tokens and codes ('yr', 'PEX', '2yo') are shorthand, not topics.
+    worded = [term for term in terms if len(term) >= 4 and term.isalpha()]
+    absent = sum(weight[t] for t in worded if frequencies[t] == 0) / max(sum(weight[t] for t in worded), 1e-9)
+    return Evidence(best, best - background, passage_coverage(known, weight, top), absent)
 
 
 def passage_coverage(terms: Sequence[str], weight: dict[str, float], hits: Sequence[Hit]) -> float:

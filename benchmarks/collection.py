@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, load_questions, normalise
+from common import ROOT, load_questions, rank_of
 
 from assistant.answer import Turn
 from assistant.build import BuildOptions, build_index, scan_corpus
@@ -93,15 +93,6 @@ def collection_assistant(*, rebuild: bool = False) -> Assistant:
     return assistant
 
 
-def rank_of(expect: str, passages: list[str]) -> int | None:
-    """The place of the first passage holding the expected phrase (ranking, whatever the outcome)."""
-    phrase = normalise(expect)
-    for place, text in enumerate(passages, start=1):
-        if phrase in normalise(text):
-            return place
-    return None
-
-
 def figures(rows: list[dict[str, Any]]) -> str:
     answerable = [row for row in rows if row["expect"] is not None]
     unanswerable = [row for row in rows if row["expect"] is None]
@@ -166,6 +157,14 @@ def main() -> None:
     if options.fit:
         bias, weights = fit_coverage_model(rows)
         print(f"fitted on the tuning split: bias {bias:.2f}, weights {weights} for {FEATURES}")
+        tune = [row for row in rows if row["split"] == "tune" and row["features"]]
+        chances = [1 / (1 + np.exp(-(bias + sum(w * row["features"][k] for w, k in zip(weights, FEATURES,
+                                                                                           strict=True)))))
+                   for row in tune]
+        for threshold in (0.2, 0.3, 0.4, 0.5):
+            false_refusals = sum(c < threshold for c, row in zip(chances, tune, strict=True) if row["expect"])
+            refused = sum(c < threshold for c, row in zip(chances, tune, strict=True) if not row["expect"])
+            print(f"  direct at {threshold}: tune answerable refused {false_refusals}, unanswerable refused {refused}")
     if options.features:
         options.features.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     if options.misses:

@@ -15,7 +15,8 @@ from assistant.config import Settings  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from tests.helpers import HashEmbedder, free_port, wait_until_healthy  # noqa: E402
 
-__all__ = ["HashEmbedder", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions", "normalise"]
+__all__ = ["HashEmbedder", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions", "normalise",
+           "rank_of"]
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 
@@ -29,6 +30,15 @@ def normalise(text: str) -> str:
     for curly, straight in (("“", '"'), ("”", '"'), ("‘", "'"), ("’", "'")):
         text = text.replace(curly, straight)
     return " ".join(text.lower().split())
+
+
+def rank_of(expect: str | list[str], passages: list[str]) -> int | None:
+    """The place of the first passage holding an expected phrase (the ranking, whatever the outcome)."""
+    phrases = [normalise(phrase) for phrase in ([expect] if isinstance(expect, str) else expect)]
+    for place, text in enumerate(passages, start=1):
+        if any(phrase in normalise(text) for phrase in phrases):
+            return place
+    return None
 
 
 def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overrides: Any) -> Assistant:

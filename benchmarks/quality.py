@@ -12,19 +12,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import fresh_assistant, load_questions, normalise
+from common import fresh_assistant, load_questions, rank_of
 
 from assistant.answer import Turn
 from assistant.params import as_dict
-
-
-def rank_of(expect: str, passages: list[str]) -> int | None:
-    """The place of the first passage holding the expected phrase (the ranking, whatever the outcome)."""
-    phrase = normalise(expect)
-    for place, text in enumerate(passages, start=1):
-        if phrase in normalise(text):
-            return place
-    return None
 
 
 def main() -> None:

@@ -87,8 +87,8 @@ class AnswerParams:
     frequency_cap: int = 5000
     # Logistic model over (best, margin, coverage, unknown), fitted by `benchmarks/collection.py --fit`
     # on the tuning split (seed questions and the tuning part of benchmarks/collection/).
-    bias: float = -9.61
-    weights: tuple[float, float, float, float] = (13.03, 1.15, 6.19, -2.88)
+    bias: float = -10.0
+    weights: tuple[float, float, float, float] = (13.25, 0.83, 6.94, -3.0)
     # At or above this chance the answer is direct; between the two, related passages are offered as such.
     # Chosen on the tuning split where false refusals and wrongly answered near-domain questions balance.
     direct_probability: float = 0.3

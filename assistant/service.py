@@ -181,7 +181,7 @@ class Assistant:
                                   evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
         in_context, expansion, retrieval = self._retrieve(question, history, k, checked)
         glossary = load_glossary(self.settings.glossary_path)
-        evidence = measure(question=in_context, retrieval=retrieval, index=self.index(),
+        evidence = measure(question=expansion.dense_text, retrieval=retrieval, index=self.index(),
                            abbreviations=glossary.abbreviation_terms, params=self.settings.answer)
         ranking = self.settings.ranking
         hits = merge_adjacent(retrieval.hits, within=ranking.merge_within, max_words=ranking.merge_max_words)

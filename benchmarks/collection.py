@@ -6,6 +6,10 @@ tuning part and a held-out part that is never tuned on.
     python benchmarks/collection.py --features F  # also write the answerability features of every question
     python benchmarks/collection.py --fit         # also fit the coverage model on the tuning split only
 
+A question may have more than one accepted passage: benchmarks/collection/alternates.json holds passages
+other than the author's that a reviewer judged, strictly, to answer as directly (pooled from the top five
+of the ranking at the time, the usual way of completing relevance judgments).
+
 The split is by document: a review whose id hashes into the held-out part has all its questions there,
 so held-out figures are about documents (as well as questions) the tuning never saw. Unanswerable
 questions are split by their own hash. The index is built once per chunking version into
@@ -42,12 +46,28 @@ def held_out(key: str) -> bool:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_OUT_SHARE
 
 
+ALTERNATES = COLLECTION / "alternates.json"
+
+
 @dataclass
 class Case:
     question: str
-    expect: str | None  # None: the reviews do not answer it
+    expect: list[str] | None  # phrases of which one must be in the passage; None: the reviews do not answer it
     history: list[str]
     split: str  # "tune" or "held-out"
+
+
+def accepted(question: str, expect: str) -> list[str]:
+    """The author's phrase and those of other passages judged (pooled, strictly) to answer as directly."""
+    return [expect, *ALTERNATE_PHRASES.get(question, [])]
+
+
+def _alternates() -> dict[str, list[str]]:
+    data = json.loads(ALTERNATES.read_text(encoding="utf-8")) if ALTERNATES.exists() else {"alternates": []}
+    return {item["question"]: item["accept"] for item in data["alternates"]}
+
+
+ALTERNATE_PHRASES = _alternates()
 
 
 def collection_cases() -> list[Case]:
@@ -56,7 +76,8 @@ def collection_cases() -> list[Case]:
         data = json.loads(path.read_text(encoding="utf-8"))
         for item in data["questions"] + data.get("followups", []):
             split = "held-out" if held_out(item["doc"]) else "tune"
-            cases.append(Case(item["question"], item["expect"], item.get("history", []), split))
+            cases.append(Case(item["question"], accepted(item["question"], item["expect"]), item.get("history", []),
+                              split))
         for item in data["unanswerable"]:
             split = "held-out" if held_out(item["question"]) else "tune"
             cases.append(Case(item["question"], None, [], split))
@@ -66,8 +87,9 @@ def collection_cases() -> list[Case]:
 def seed_cases() -> list[Case]:
     """The seed questions were written and tuned on before this collection existed: all 'tune'."""
     data = load_questions()
-    cases = [Case(q["question"], q["expect"], [], "tune") for q in data["questions"]]
-    cases += [Case(q["question"], q["expect"], q["history"], "tune") for q in data["followups"]]
+    cases = [Case(q["question"], accepted(q["question"], q["expect"]), [], "tune") for q in data["questions"]]
+    cases += [Case(q["question"], accepted(q["question"], q["expect"]), q["history"], "tune")
+              for q in data["followups"]]
     cases += [Case(q["question"], None, [], "tune") for q in data["unanswerable"]]
     return cases
 

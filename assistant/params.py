@@ -58,6 +58,9 @@ class RankingParams:
     sentences_per_candidate: int = 3
     # Each further passage from a review already picked counts this much less (spreads across reviews).
     same_document_decay: float = 0.85
+    # Weights in the fusion of the passage-vector ranking and the BM25 ranking over any of the question's words.
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
     # Weight of the ranking of passages holding pairs of the question's own words close together.
     phrase_weight: float = 1.0
     # Weight of the ranking of passages by their single closest sentence.

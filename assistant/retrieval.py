@@ -134,7 +134,8 @@ def search(
     focus = index.keyword(fts_expression(focus_query), limit, allowed, weights=weights) if focus_query else []
     by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed)
     fused: dict[int, float] = {}
-    for ranking, weight in ((dense, 1.0), (keyword, 1.0), (phrases, params.phrase_weight), (focus, 1.0),
+    for ranking, weight in ((dense, params.dense_weight), (keyword, params.keyword_weight),
+                            (phrases, params.phrase_weight), (focus, 1.0),
                             (by_sentence, params.sentence_weight)):
         for rank, (chunk_id, _) in enumerate(ranking):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (params.rrf_k + rank + 1)

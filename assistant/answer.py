@@ -12,7 +12,7 @@ from .errors import BadRequest
 from .models import Answer, Citation
 from .params import DEFAULT_ANSWER, AnswerParams
 from .retrieval import Hit, keyword_terms
-from .text import sentence_spans, stem, strip_list_marker, word_count, words
+from .text import sentence_spans, stem, strip_list_marker, strip_paragraph_number, word_count, words
 
 MIN_QUOTE_WORDS = 5
 SENTENCE_END = re.compile(r"[.!?][\"”’)]*$")
@@ -91,39 +91,49 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], coverag
 
 
 def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: AnswerParams) -> list[tuple[str, int]]:
-    """Whole sentences, best passage first, until the answer has min_words; never past max_words, never
-    the same point twice. Each quote is verbatim from its citation's text."""
-    quotes: list[tuple[str, int]] = []
+    """Whole sentences: first the closest one of each top passage, then further ones, best passage first,
+    until the answer has min_words; never past max_words, never the same point twice. Each quote is
+    verbatim from its citation's text."""
+    candidates = [(passage_quotes(hit, citation.text), citation.n) for hit, citation in zip(hits, citations,
+                                                                                             strict=True)]
+    quotes: list[tuple[int, int, str]] = []  # (passage, round, quote): sorted into reading order at the end
     seen: list[set[str]] = []
     total = 0
-    for position, (hit, citation) in enumerate(zip(hits, citations, strict=True)):
-        if position >= params.answer_passages and total >= params.min_words:
-            break
-        for quote in passage_quotes(hit, citation.text):
-            size = word_count(quote)
-            stems = {stem(word) for word in words(quote)}
-            if any(len(stems & other) / max(min(len(stems), len(other)), 1) >= params.duplicate_overlap
-                   for other in seen):
-                continue
-            if quotes and total + size > params.max_words:
-                continue
-            quotes.append((quote, citation.n))
-            seen.append(stems)
-            total += size
-            if position > 0 or total >= params.min_words:
-                break  # one point from each further passage; the best passage may give two
-        if total >= params.min_words and position >= 1:
-            break
-    return quotes
+    first_score = 0.0
+    for round_number in range(3):
+        for position, (options, n) in enumerate(candidates):
+            if round_number and total >= params.min_words:
+                break
+            if position >= params.answer_passages and (round_number or total >= params.min_words):
+                break
+            for score, quote in options:
+                if quotes and score < first_score - params.quote_score_drop:
+                    break  # this passage's best sentence is much weaker than the answer's first
+                stems = {stem(word) for word in words(quote)}
+                if any(len(stems & other) / max(min(len(stems), len(other)), 1) >= params.duplicate_overlap
+                       for other in seen):
+                    continue
+                if quotes and total + word_count(quote) > params.max_words:
+                    continue
+                if not quotes:
+                    first_score = score
+                quotes.append((position, round_number, quote))
+                seen.append(stems)
+                total += word_count(quote)
+                break
+            used = {quote for _, _, quote in quotes}
+            candidates[position] = ([(score, q) for score, q in options if q not in used], n)
+    quotes.sort(key=lambda item: (item[0], item[1]))  # each passage's quotes together, best passage first
+    return [(quote, candidates[position][1]) for position, _, quote in quotes]
 
 
-def passage_quotes(hit: Hit, text: str) -> list[str]:
+def passage_quotes(hit: Hit, text: str) -> list[tuple[float, str]]:
     """The passage's quotable sentences, closest to the question first; a sentence that leans on the one
     before it ("This was not followed up.") is quoted with it."""
     spans = [span for span in sentence_spans(text)]
     scored = sorted(hit.sentences, key=lambda item: -item[0]) or [(0.0, span) for span in spans]
-    out: list[str] = []
-    for _, (start, end) in scored:
+    out: list[tuple[float, str]] = []
+    for score, (start, end) in scored:
         sentence = text[start:end]
         if not is_quotable(sentence, hit):
             continue
@@ -133,18 +143,18 @@ def passage_quotes(hit: Hit, text: str) -> list[str]:
             if text[before_end:start].strip() == "" and "\n" not in text[before_end:start] \
                     and is_quotable(text[before_start:before_end], hit):
                 sentence = text[before_start:end]
-        out.append(strip_list_marker(sentence))
+        out.append((score, strip_paragraph_number(sentence)))
     return out
 
 
 def is_quotable(sentence: str, hit: Hit) -> bool:
     """A whole sentence or list item of at least five words: never a title, heading or fragment."""
-    cleaned = strip_list_marker(sentence)
+    cleaned = strip_paragraph_number(sentence)
     if word_count(cleaned) < MIN_QUOTE_WORDS or not cleaned[:1].isalnum():
         return False
     if cleaned.rstrip(":") in {hit.stored.chunk.section or "", hit.stored.meta.title}:
         return False
     if cleaned.endswith(":"):
         return False
-    is_item = cleaned != sentence.strip()
+    is_item = strip_list_marker(sentence) != sentence.strip()
     return is_item or SENTENCE_END.search(cleaned) is not None

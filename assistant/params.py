@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Bump when the loaders or the chunker change how text is cut, even with the same parameters.
-CHUNKER_CODE_VERSION = "2"
+CHUNKER_CODE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,8 @@ class AnswerParams:
     frequency_cap: int = 5000
     # Logistic model over (best, margin, coverage, unknown), fitted by `benchmarks/collection.py --fit`
     # on the tuning split (seed questions and the tuning part of benchmarks/collection/).
-    bias: float = -10.0
-    weights: tuple[float, float, float, float] = (13.25, 0.83, 6.94, -3.0)
+    bias: float = -10.15
+    weights: tuple[float, float, float, float] = (13.25, 0.77, 7.25, -2.72)
     # At or above this chance the answer is direct; between the two, related passages are offered as such.
     # Chosen on the tuning split where false refusals and wrongly answered near-domain questions balance.
     direct_probability: float = 0.3
@@ -102,6 +102,8 @@ class AnswerParams:
     max_words: int = 150
     # Two quotes sharing this share of their words say the same thing: the second is left out.
     duplicate_overlap: float = 0.6
+    # A further quote whose sentence is this much less similar to the question than the first is left out.
+    quote_score_drop: float = 0.15
 
 
 DEFAULT_LAYOUT = PdfLayoutParams()

@@ -64,6 +64,15 @@ LIST_MARKER = re.compile(r"^\s*(?:[-*•●▪◦–]|\d{1,2}[.)]|\(?[a-z][.)])\
 CLAUSE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 
 
+# A review's own paragraph number in front of a paragraph: '4.13 ', '5.2.1 ', 'A2. '.
+PARAGRAPH_NUMBER = re.compile(r"^\s*[A-Z]?\d{1,3}(?:\.\d{1,3})+\.?\s+|^\s*[A-Z]\d{1,3}\.\s+")
+
+
+def strip_paragraph_number(sentence: str) -> str:
+    """A sentence without the paragraph number or list marker in front of it (for quoting)."""
+    return strip_list_marker(PARAGRAPH_NUMBER.sub("", sentence.strip(), count=1))
+
+
 def strip_list_marker(sentence: str) -> str:
     """A list item's text without its '-', '•', '3.' or '(a)' in front."""
     return LIST_MARKER.sub("", sentence.strip(), count=1)

@@ -96,14 +96,15 @@ def test_headings_titles_and_fragments_are_never_quoted() -> None:
     # the heading, the title and the fragment score highest, yet only the whole sentence is quoted
     scored = [(0.9 - 0.1 * i, span) for i, span in enumerate(spans)]
     quotes = passage_quotes(hit_for(text, sentences=scored), text)
-    assert quotes == ["Practitioners should record every missed appointment as was not brought and follow it up."]
+    assert [quote for _, quote in quotes] == [
+        "Practitioners should record every missed appointment as was not brought and follow it up."]
 
 
 def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it() -> None:
     text = "The health visitor noted a bruise on the baby's ear. This was not followed up by anyone at all."
     spans = sentence_spans(text)
     quotes = passage_quotes(hit_for(text, sentences=[(0.9, spans[1]), (0.2, spans[0])]), text)
-    assert quotes[0] == text
+    assert quotes[0][1] == text
 
 
 def test_the_same_point_is_not_quoted_twice() -> None:

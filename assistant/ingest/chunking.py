@@ -76,9 +76,14 @@ def _has_body_after_label(text: str) -> bool:
     return len(re.findall(r"[.!?]\s+[A-Z]", text)) >= 1
 
 
+_DATE_LINE = re.compile(r"^(?:(?:published|updated|dated?)\s*:?\s*)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?"
+                        r"(?:january|february|march|april|may|june|july|august|september|october|november|"
+                        r"december)?\s*(?:19|20)\d\d\.?$", re.IGNORECASE)
+
+
 def looks_like_bare_heading(unit: Unit) -> bool:
-    """A short line on its own that reads like a title rather than a sentence."""
-    if unit.kind != "para" or not unit.alone:
+    """A short line on its own that reads like a title rather than a sentence (a date is not a title)."""
+    if unit.kind != "para" or not unit.alone or _DATE_LINE.match(unit.text.strip()):
         return False
     text = unit.text
     words = word_count(text)

@@ -91,46 +91,46 @@ def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], coverag
 
 
 def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: AnswerParams) -> list[tuple[str, int]]:
-    """Whole sentences: first the closest one of each top passage, then further ones, best passage first,
-    until the answer has min_words; never past max_words, never the same point twice. Each quote is
-    verbatim from its citation's text."""
-    candidates = [(passage_quotes(hit, citation.text), citation.n) for hit, citation in zip(hits, citations,
-                                                                                             strict=True)]
-    quotes: list[tuple[int, int, str]] = []  # (passage, round, quote): sorted into reading order at the end
+    """Whole sentences, each verbatim from its citation: first the closest one of each top passage, then
+    further ones from the best passages while the answer is under min_words; never past max_words, never
+    the same point twice, never a sentence much weaker than the first. Returns (quote, citation n)."""
+    options = [passage_quotes(hit, citation.text) for hit, citation in zip(hits, citations, strict=True)]
+    chosen: list[tuple[int, float, str]] = []  # (passage position, sentence score, quote)
     seen: list[set[str]] = []
-    total = 0
-    first_score = 0.0
-    for round_number in range(3):
-        for position, (options, n) in enumerate(candidates):
-            if round_number and total >= params.min_words:
-                break
-            if position >= params.answer_passages and (round_number or total >= params.min_words):
-                break
-            for score, quote in options:
-                if quotes and score < first_score - params.quote_score_drop:
-                    break  # this passage's best sentence is much weaker than the answer's first
-                stems = {stem(word) for word in words(quote)}
-                if any(len(stems & other) / max(min(len(stems), len(other)), 1) >= params.duplicate_overlap
-                       for other in seen):
-                    continue
-                if quotes and total + word_count(quote) > params.max_words:
-                    continue
-                if not quotes:
-                    first_score = score
-                quotes.append((position, round_number, quote))
-                seen.append(stems)
-                total += word_count(quote)
-                break
-            used = {quote for _, _, quote in quotes}
-            candidates[position] = ([(score, q) for score, q in options if q not in used], n)
-    quotes.sort(key=lambda item: (item[0], item[1]))  # each passage's quotes together, best passage first
-    return [(quote, candidates[position][1]) for position, _, quote in quotes]
+
+    def words_so_far() -> int:
+        return sum(word_count(quote) for _, _, quote in chosen)
+
+    def take_one(position: int) -> None:
+        for score, quote in options[position]:
+            if chosen and score < chosen[0][1] - params.quote_score_drop:
+                return
+            stems = {stem(word) for word in words(quote)}
+            if any(len(stems & other) / max(min(len(stems), len(other)), 1) >= params.duplicate_overlap
+                   for other in seen):
+                continue
+            if chosen and words_so_far() + word_count(quote) > params.max_words:
+                continue
+            chosen.append((position, score, quote))
+            seen.append(stems)
+            return
+
+    for position in range(len(options)):  # one point from each top passage
+        if position >= params.answer_passages and words_so_far() >= params.min_words:
+            break
+        take_one(position)
+    for position in range(min(len(options), params.answer_passages)):  # more from the best, if still short
+        if words_so_far() >= params.min_words:
+            break
+        take_one(position)
+    chosen.sort(key=lambda item: item[0])  # each passage's quotes together (stable), best passage first
+    return [(quote, citations[position].n) for position, _, quote in chosen]
 
 
 def passage_quotes(hit: Hit, text: str) -> list[tuple[float, str]]:
     """The passage's quotable sentences, closest to the question first; a sentence that leans on the one
     before it ("This was not followed up.") is quoted with it."""
-    spans = [span for span in sentence_spans(text)]
+    spans = sentence_spans(text)
     scored = sorted(hit.sentences, key=lambda item: -item[0]) or [(0.0, span) for span in spans]
     out: list[tuple[float, str]] = []
     for score, (start, end) in scored:

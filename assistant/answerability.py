@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from .params import AnswerParams
 from .reader import OpenIndex
 from .retrieval import Hit, Retrieval, keyword_terms
-from .text import stem, words
+from .text import stem
 
 COVERAGE_DIRECT = "direct"
 COVERAGE_RELATED = "related"
@@ -80,7 +80,8 @@ def passage_coverage(terms: Sequence[str], weight: dict[str, float], hits: Seque
     best = 0.0
     for hit in hits:
         chunk = hit.stored.chunk
-        present = {stem(word) for word in words(f"{chunk.section or ''} {chunk.text}")}
+        # split into words exactly as the question's terms are (keyword_terms), so both sides stem alike
+        present = {stem(word) for word in keyword_terms(f"{chunk.section or ''} {chunk.text}")}
         best = max(best, sum(weight[t] for t in terms if stems[t] in present) / total)
     return best
 

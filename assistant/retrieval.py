@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,8 +94,10 @@ def fts_expression(text: str) -> str:
 def fts_pairs_expression(text: str) -> str:
     """FTS5 NEAR groups for each pair of neighbouring content words, so that a passage using two of the
     question's words together ('house fire', 'lead professional') ranks above one using them apart."""
-    terms = keyword_terms(text)
-    return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in zip(terms, terms[1:], strict=False))
+    terms = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
+    terms = [term for term in terms if term not in STOPWORDS and len(term) > 1]
+    pairs = dict.fromkeys((left, right) for left, right in zip(terms, terms[1:], strict=False) if left != right)
+    return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in pairs)
 
 
 def check_k(k: int, max_k: int = 50) -> int:
@@ -222,28 +225,61 @@ def _joined(hit: Hit, parts: list[Hit]) -> Hit:
 
 
 _GENERIC_NAMES = frozenset("""Response Serious Case Review Reviews Learning Local Thematic Briefing Note Family Board
-Safeguarding Children Partnership Practice Child From The A An Of And To In For On About Following Death""".split())
+Safeguarding Children Partnership Practice Child From The A An Of And To In For On About Following Death Multi Agency
+Self Harm Minute Point Rapid Overview Report Summary Young People""".split())
 
 
-def review_names(documents: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+@dataclass(frozen=True)
+class ReviewNames:
+    """The names a person might call each review by, and one precompiled matcher for all of them."""
+
+    by_document: dict[str, frozenset[str]]
+
+    @functools.cached_property
+    def _documents_by_name(self) -> dict[str, frozenset[str]]:
+        owners: dict[str, set[str]] = {}
+        for doc_id, names in self.by_document.items():
+            for name in names:
+                owners.setdefault(name, set()).add(doc_id)
+        return {name: frozenset(ids) for name, ids in owners.items()}
+
+    @functools.cached_property
+    def _matcher(self) -> re.Pattern[str] | None:
+        names = sorted(self._documents_by_name, key=len, reverse=True)  # longest first: 'Child N' before 'N'
+        if not names:
+            return None
+        return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(name) for name in names) + r")(?![\w-])")
+
+    def named_in(self, question: str) -> frozenset[str]:
+        """Doc ids of the reviews whose names appear, as written, in the question."""
+        if self._matcher is None:
+            return frozenset()
+        return frozenset(doc_id for match in self._matcher.finditer(question)
+                         for doc_id in self._documents_by_name[match.group(0)])
+
+
+def _generic(name: str) -> bool:
+    return all(part in _GENERIC_NAMES for part in name.split("-"))
+
+
+def review_names(documents: list[dict[str, Any]]) -> ReviewNames:
     """The names a person might call each review by: its area's places and the names in its title
     ('Child N', 'John', 'Walker-Thompson')."""
     names: dict[str, frozenset[str]] = {}
     for document in documents:
         found: set[str] = set()
-        for place in re.split(r",|\band\b|&|\(", document.get("area") or ""):
+        for place in re.split(r",|\band\b|&|[()]", document.get("area") or ""):
             place = place.strip()
-            if place and place[0].isupper() and place not in _GENERIC_NAMES and len(place) > 2:
+            if place and place[0].isupper() and not _generic(place) and len(place) > 2:
                 found.add(place)
         title = document.get("title") or ""
         found.update(re.findall(r"\bChild [A-Z]\b", title))
-        found.update(re.findall(r"'([A-Z][a-z]+)'", title))
-        found.update(w for w in re.findall(r"\b[A-Z][a-z]+-[A-Z][a-z]+\b", title) if w not in _GENERIC_NAMES)
+        found.update(re.findall(r"['‘]([A-Z][a-z]+)['’]", title))
+        found.update(w for w in re.findall(r"\b[A-Z][a-z]+-[A-Z][a-z]+\b", title) if not _generic(w))
         names[document["doc_id"]] = frozenset(found)
-    return names
+    return ReviewNames(names)
 
 
-def reviews_named_in(question: str, names: dict[str, frozenset[str]]) -> frozenset[str]:
+def reviews_named_in(question: str, names: ReviewNames) -> frozenset[str]:
     """Doc ids of the reviews whose names appear, as written, in the question."""
-    return frozenset(doc_id for doc_id, keys in names.items()
-                     if any(re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", question) for key in keys))
+    return names.named_in(question)

@@ -18,6 +18,7 @@ from .reader import OpenIndex, StoredChunk
 from .retrieval import (
     Hit,
     Retrieval,
+    ReviewNames,
     SearchFilters,
     check_k,
     keyword_terms,
@@ -39,7 +40,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()
-        self._names: tuple[str, dict[str, frozenset[str]]] | None = None  # (version, names of its reviews)
+        self._names: tuple[str, ReviewNames] | None = None  # (version, names of its reviews)
 
     @property
     def embedder(self) -> Embedder:
@@ -140,21 +141,20 @@ class Assistant:
 
     # --- asking and searching ----------------------------------------------------------------
 
-    def _retrieve(self, question: str, history: Sequence[Turn], k: int,
-                  filters: SearchFilters | None) -> tuple[str, Expansion, Retrieval]:
+    def _retrieve(self, index: OpenIndex, question: str, history: Sequence[Turn], k: int,
+                  filters: SearchFilters | None) -> tuple[Expansion, Retrieval]:
         """Read the question in the light of the conversation, expand it with the glossary, search."""
         glossary = load_glossary(self.settings.glossary_path)
         in_context = contextualise(question, history)
         expansion = glossary.expand(in_context)
         focus = glossary.expand(question).keyword_text if in_context != question else None
-        index = self.index()
         named = reviews_named_in(in_context, self._review_names(index))
         retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
                            keyword_query=expansion.keyword_text, phrase_query=expansion.question, focus_query=focus,
                            k=k, filters=filters, named_reviews=named, params=self.settings.ranking)
-        return in_context, expansion, retrieval
+        return expansion, retrieval
 
-    def _review_names(self, index: OpenIndex) -> dict[str, frozenset[str]]:
+    def _review_names(self, index: OpenIndex) -> ReviewNames:
         cached = self._names
         if cached is None or cached[0] != index.manifest.version:
             cached = (index.manifest.version, review_names(index.documents()))
@@ -168,7 +168,7 @@ class Assistant:
     def hits_for(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
         """The passages an answer would be built from, in order (for benchmarks and diagnostics)."""
         ranking = self.settings.ranking
-        hits = self._retrieve(question, history, k or self.settings.default_k, None)[2].hits
+        hits = self._retrieve(self.index(), question, history, k or self.settings.default_k, None)[1].hits
         return merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
@@ -176,12 +176,13 @@ class Assistant:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         checked = self.filters_from(filters)
-        if not keyword_terms(question):  # 'x', '*', '?!': nothing to look for
+        if not keyword_terms(contextualise(question, history)):  # 'x', '*', 'and?': nothing to look for
             return compose_answer(question=question, searched=question, hits=[], coverage=COVERAGE_NONE,
                                   evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
-        in_context, expansion, retrieval = self._retrieve(question, history, k, checked)
+        index = self.index()
+        expansion, retrieval = self._retrieve(index, question, history, k, checked)
         glossary = load_glossary(self.settings.glossary_path)
-        evidence = measure(question=expansion.dense_text, retrieval=retrieval, index=self.index(),
+        evidence = measure(question=expansion.dense_text, retrieval=retrieval, index=index,
                            abbreviations=glossary.abbreviation_terms, params=self.settings.answer)
         ranking = self.settings.ranking
         hits = merge_adjacent(retrieval.hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
@@ -198,7 +199,7 @@ class Assistant:
             query = f"{theme.label}. {theme.description}"
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        hits = self._retrieve(query, (), k, checked)[2].hits
+        hits = self._retrieve(self.index(), query, (), k, checked)[1].hits
         cite = self._cite(base_url)
         return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
 

@@ -97,7 +97,9 @@ def main() -> None:
         seed = Assistant(seed_settings, embedder=embedder)
         build_index(files=scan_corpus(seed_settings.corpus_dir), store=seed.store, embedder=embedder)
         result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(seed_settings.index_dir),
-                                 json.dumps(questions[:20])], capture_output=True, text=True, cwd=ROOT, check=True)
+                                 json.dumps(questions[:20])], capture_output=True, text=True, cwd=ROOT)
+        if result.returncode:
+            raise SystemExit(f"the memory probe failed:\n{result.stderr[-2000:]}")
         peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
         print(f"serving the seed corpus: peak resident memory {peak_mb:.0f} MB after 20 questions "
               "(target < 1536 MB)")

@@ -97,7 +97,7 @@ NAMES = review_names(DOCUMENTS)
 
 
 def test_review_names_are_places_and_the_names_in_titles() -> None:
-    assert NAMES == {
+    assert NAMES.by_document == {
         "child-n": {"Lancashire", "Liverpool", "Child N"},
         "john": {"Warwickshire", "John"},
         "child-f": {"Luton", "Child F"},
@@ -108,7 +108,16 @@ def test_review_names_are_places_and_the_names_in_titles() -> None:
 
 
 def test_missing_area_and_title_give_no_names() -> None:
-    assert review_names([{"doc_id": "bare", "area": None, "title": None}]) == {"bare": frozenset()}
+    assert review_names([{"doc_id": "bare", "area": None, "title": None}]).by_document == {"bare": frozenset()}
+
+
+def test_parentheses_hyphenated_generic_words_and_curly_quotes() -> None:
+    names = review_names([
+        {"doc_id": "beds", "area": "Bedford Borough (Bedfordshire)", "title": "Multi-Agency review about ‘Jane’"},
+    ])
+    assert names.by_document == {"beds": {"Bedford Borough", "Bedfordshire", "Jane"}}
+    assert names.named_in("what did the Bedfordshire review say") == {"beds"}
+    assert names.named_in("Multi-Agency working") == frozenset()
 
 
 @pytest.mark.parametrize(("question", "expected"), [

@@ -18,7 +18,7 @@ from .ingest import SUPPORTED_SUFFIXES, doc_id_for, load_document
 from .ingest.loaders import check_zip_bomb, sniff_format
 from .ingest.metadata import sidecar_path
 from .store import IndexStore
-from .text import slug
+from .text import describe_size, slug
 
 SUFFIX_FOR_FORMAT = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "text": ".txt"}
 REMOVED = ".removed"
@@ -81,10 +81,6 @@ def safe_file_name(uploaded_name: str, kind: str) -> str:
     if kind == "text" and uploaded_name.lower().endswith(".md"):
         suffix = ".md"
     return name + suffix
-
-
-def describe_size(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
 
 
 def check_upload(data: bytes, uploaded_name: str, *, max_bytes: int) -> str:

@@ -5,13 +5,29 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, UploadFile
 
-from .admin import accept_upload, describe_size, remove_documents
+from .admin import accept_upload, remove_documents
 from .build import BuildReport
 from .config import Settings
-from .errors import NotFound, PayloadTooLarge, Unauthorized
+from .errors import NotFound, Unauthorized
+from .routes_answers import refusals
 from .service import Assistant
+
+ADMIN_PREFIX = "/api/admin"
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assistant admin"'}
+
+
+def admin_refusal(settings: Settings, path: str, authorization: str | None) -> tuple[int, str, dict[str, str]] | None:
+    """Why an admin request must be refused from its headers alone (before its body is read), or None."""
+    if not (path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")):
+        return None
+    if not settings.admin_token:
+        return 404, "admin routes are disabled; set ASSISTANT_ADMIN_TOKEN to enable them", {}
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), settings.admin_token.encode()):
+        return 401, "a valid admin token is required (Authorization: Bearer <token>)", BEARER_CHALLENGE
+    return None
 
 
 def report_json(report: BuildReport) -> dict[str, Any]:
@@ -24,28 +40,25 @@ def report_json(report: BuildReport) -> dict[str, Any]:
 
 
 def admin_router(settings: Settings, assistant: Assistant) -> APIRouter:
-    router = APIRouter(prefix="/api/admin", tags=["admin"])
+    router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"])
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not settings.admin_token:
-            raise NotFound("admin routes are disabled; set ASSISTANT_ADMIN_TOKEN to enable them")
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), settings.admin_token.encode()):
-            raise Unauthorized("a valid admin token is required (Authorization: Bearer <token>)")
+        """The same check the HTTP edge makes before reading a body; here for any route it lets through."""
+        refusal = admin_refusal(settings, ADMIN_PREFIX, authorization)
+        if refusal is not None:
+            status, message, _ = refusal
+            raise NotFound(message) if status == 404 else Unauthorized(message)
 
-    @router.post("/documents", dependencies=[Depends(require_token)])
-    def upload(request: Request, file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")]
-               ) -> dict[str, Any]:
-        limit = settings.max_upload_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-            raise PayloadTooLarge(f"the upload is larger than the {describe_size(limit)} limit")
-        data = file.file.read(limit + 1)
+    refused = refusals(401, 404, 409, 413, 415, 422, 503)
+
+    @router.post("/documents", dependencies=[Depends(require_token)], responses=refused)
+    def upload(file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")]) -> dict[str, Any]:
+        data = file.file.read(settings.max_upload_bytes + 1)
         report = accept_upload(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                uploaded_name=file.filename or "upload", data=data)
         return report_json(report)
 
-    @router.delete("/documents/{doc_id}", dependencies=[Depends(require_token)])
+    @router.delete("/documents/{doc_id}", dependencies=[Depends(require_token)], responses=refused)
     def delete(doc_id: str) -> dict[str, Any]:
         report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                   doc_ids=[doc_id])

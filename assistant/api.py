@@ -4,8 +4,8 @@ and pages.py."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,22 +13,24 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .admin_api import admin_router
+from .admin_api import ADMIN_PREFIX, BEARER_CHALLENGE, admin_refusal, admin_router
 from .config import Settings
 from .errors import AssistantError
+from .http import HttpEdge
 from .pages import add_pages, make_templates
 from .routes_answers import answers_router
 from .routes_library import library_router
 from .service import Assistant
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-# Swagger UI sets style attributes in its markup; its page alone may use inline styles.
-DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+log = logging.getLogger("assistant.api")
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+def error_response(request: Request, status: int, message: str, headers: dict[str, str] | None = None
+                   ) -> JSONResponse:
+    """The one JSON error shape, with the request id the HTTP edge gave the request."""
+    request_id = getattr(request.state, "request_id", None)
+    return JSONResponse({"error": message, "status": status, "request_id": request_id}, status_code=status,
+                        headers=headers)
 
 
 def _describe_validation(error: RequestValidationError) -> tuple[int, str]:
@@ -59,19 +61,21 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.state.assistant = assistant
     templates = make_templates(settings)
 
-    def render_error(request: Request, status: int, message: str) -> Response:
+    def render_error(request: Request, status: int, message: str, headers: dict[str, str] | None = None
+                     ) -> Response:
         """JSON for the API and for clients that ask for it; an HTML page for people in a browser."""
         wants_html = "text/html" in request.headers.get("accept", "")
         if request.url.path.startswith("/api/") or not wants_html:
-            return error_response(status, message)
+            return error_response(request, status, message, headers)
         heading = {404: "Page not found", 409: "The assistant is busy", 503: "The assistant is not ready"}.get(
             status, "Something went wrong")
         return templates.TemplateResponse(request, "error.html", {"heading": heading, "message": message},
-                                          status_code=status)
+                                          status_code=status, headers=headers)
 
     @app.exception_handler(AssistantError)
     def handle_assistant_error(request: Request, error: AssistantError) -> Response:
-        return render_error(request, error.status, error.message)
+        return render_error(request, error.status, error.message,
+                            BEARER_CHALLENGE if error.status == 401 else None)
 
     @app.exception_handler(RequestValidationError)
     def handle_validation(request: Request, error: RequestValidationError) -> Response:
@@ -80,20 +84,41 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     @app.exception_handler(StarletteHTTPException)
     def handle_http(request: Request, error: StarletteHTTPException) -> Response:
         message = {404: "not found", 405: "method not allowed"}.get(error.status_code, str(error.detail))
-        return render_error(request, error.status_code, message)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(app, request.url.path)
+        return render_error(request, error.status_code, message, headers or None)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        csp = DOCS_CSP if request.url.path == "/docs" else CSP
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+    def body_limit(path: str) -> int:
+        """Uploads may be as large as a review file (and its multipart wrapping); everything else is small."""
+        return settings.max_upload_bytes + 1024 * 1024 if path.startswith(ADMIN_PREFIX) else settings.max_body_bytes
+
+    app.add_middleware(
+        HttpEdge,  # type: ignore[arg-type]
+        limit_for=body_limit,
+        admin_gate=lambda path, authorization: admin_refusal(settings, path, authorization),
+    )
 
     app.include_router(answers_router(assistant))
     app.include_router(library_router(assistant))
     app.include_router(admin_router(settings, assistant))
     add_pages(app, settings, assistant, templates)
     return app
+
+
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """The methods the routes at `path` answer (HEAD wherever GET is), for a 405's Allow header."""
+    methods: set[str] = set()
+    routes = list(app.routes)
+    while routes:
+        route = routes.pop()
+        included = getattr(route, "original_router", None)  # an included router: look at its own routes
+        if included is not None:
+            routes.extend(included.routes)
+            continue
+        match, _ = route.matches({"type": "http", "path": path, "method": "OPTIONS", "root_path": ""})
+        if match.name != "NONE":
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))

@@ -48,6 +48,8 @@ class Settings:
     # Admin routes (upload, delete) exist only when a token is set.
     admin_token: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Any other request body (a question with its conversation, an export list) is refused past this size.
+    max_body_bytes: int = 1024 * 1024
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ranking: RankingParams = DEFAULT_RANKING
     answer: AnswerParams = DEFAULT_ANSWER

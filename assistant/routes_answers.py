@@ -2,38 +2,68 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .answer import Turn
 from .export import export_extracts
 from .models import Answer, Citation
-from .service import Assistant
+from .service import FIRST_YEAR, LAST_YEAR, Assistant
+from .text import is_valid_unicode
 
 
 class ErrorResponse(BaseModel):
     error: str
     status: int
+    request_id: str | None = None
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse} for status in statuses}
 
 
-class HistoryTurn(BaseModel):
-    question: str = Field(max_length=20_000)
-    answer: str = Field(default="", max_length=100_000)
+ERRORS = refusals(400, 413, 422, 503)
+NOT_FOUND = refusals(404)
 
 
-class AskRequest(BaseModel):
-    question: str = Field(description="The practitioner's question, in their own words.")
-    history: list[HistoryTurn] = Field(default_factory=list, max_length=50,
+def _unicode(text: str) -> str:
+    if not is_valid_unicode(text):
+        raise ValueError("must be valid Unicode text")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+
+
+class Strict(BaseModel):
+    """Bodies are read strictly: no '5' for 5, no true for a year, no unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class HistoryTurn(Strict):
+    question: Text = Field(max_length=2_000)
+    answer: Text = Field(default="", max_length=20_000)
+
+
+class Filters(Strict):
+    theme: Text | None = Field(default=None, max_length=100, description="A theme id from /api/themes.")
+    area: Text | None = Field(default=None, max_length=200)
+    type: Text | None = Field(default=None, max_length=200, description="The review type.")
+    year_from: int | None = Field(default=None, ge=FIRST_YEAR, le=LAST_YEAR)
+    year_to: int | None = Field(default=None, ge=FIRST_YEAR, le=LAST_YEAR)
+
+
+class AskRequest(Strict):
+    question: Text = Field(max_length=20_000, description="The practitioner's question, in their own words "
+                           "(at most 2,000 characters once spaces are collapsed).")
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=20,
                                        description="Earlier turns of the conversation, oldest first.")
-    filters: dict[str, Any] = Field(default_factory=dict)
-    k: int | None = Field(default=None, description="How many passages to consider, 1-50.")
+    filters: Filters | None = None
+    k: int | None = Field(default=None, ge=1, le=50, description="How many passages to consider, 1-50.")
 
 
 class SearchResponse(BaseModel):
@@ -42,9 +72,10 @@ class SearchResponse(BaseModel):
     results: list[Citation]
 
 
-class ExportRequest(BaseModel):
-    chunk_ids: list[str] = Field(description="Passage ids ('review-id#3'), in the order wanted.", max_length=200)
-    format: str = Field(description="md, csv or docx")
+class ExportRequest(Strict):
+    chunk_ids: list[Annotated[Text, Field(max_length=220)]] = Field(
+        description="Passage ids ('review-id#3'), in the order wanted.", min_length=1, max_length=200)
+    format: Text = Field(max_length=10, description="md, csv or docx")
 
 
 def answers_router(assistant: Assistant) -> APIRouter:
@@ -53,18 +84,22 @@ def answers_router(assistant: Assistant) -> APIRouter:
     @router.post("/ask", response_model=Answer, responses=ERRORS)
     def ask(request: Request, body: AskRequest) -> Answer:
         history = [Turn(turn.question, turn.answer) for turn in body.history]
-        return assistant.ask(body.question, history=history, k=body.k, filters=body.filters,
+        return assistant.ask(body.question, history=history, k=body.k,
+                             filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
                              base_url=str(request.base_url))
 
     @router.get("/search", response_model=SearchResponse, responses=ERRORS)
     def search(
         request: Request,
-        q: str = Query(default="", description="What to search for (may be empty when browsing a theme)."),
-        k: int | None = Query(default=None, description="How many passages, 1-50 (default 5)."),
-        theme: str | None = Query(default=None, description="A theme id from /api/themes."),
-        area: str | None = Query(default=None, description="The review's area, as in /api/documents."),
-        type: str | None = Query(default=None, description="The review type, as in /api/documents."),
-        year_from: int | None = Query(default=None), year_to: int | None = Query(default=None),
+        q: str = Query(default="", max_length=2_000,
+                       description="What to search for (may be empty when browsing a theme)."),
+        k: int | None = Query(default=None, ge=1, le=50, description="How many passages, 1-50 (default 5)."),
+        theme: str | None = Query(default=None, max_length=100, description="A theme id from /api/themes."),
+        area: str | None = Query(default=None, max_length=200,
+                                 description="The review's area, as in /api/documents."),
+        type: str | None = Query(default=None, max_length=200, description="The review type, as in /api/documents."),
+        year_from: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
+        year_to: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
     ) -> SearchResponse:
         filters = {"theme": theme, "area": area, "type": type, "year_from": year_from, "year_to": year_to}
         results = assistant.search(q, k=k, filters=filters, base_url=str(request.base_url))

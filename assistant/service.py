@@ -28,7 +28,10 @@ from .retrieval import (
     search,
 )
 from .store import IndexStore
+from .text import is_valid_unicode
 from .themes import Theme, load_themes
+
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # the years a filter may name
 
 
 class Assistant:
@@ -128,10 +131,10 @@ class Assistant:
             if value in (None, ""):
                 years.append(None)
                 continue
-            try:
-                years.append(int(value))
-            except (TypeError, ValueError):
-                raise BadRequest(f"{key} must be a year such as 2021") from None
+            if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit() \
+                    or not FIRST_YEAR <= int(value) <= LAST_YEAR:
+                raise BadRequest(f"{key} must be a year from {FIRST_YEAR} to {LAST_YEAR}, such as 2021")
+            years.append(int(value))
         if years[0] is not None and years[1] is not None and years[0] > years[1]:
             raise BadRequest("year_from is after year_to")
         filters = SearchFilters(theme=theme, area=_text(raw.get("area")),
@@ -205,14 +208,16 @@ class Assistant:
 
     def extracts(self, chunk_ids: object, *, base_url: str = "") -> list[Citation]:
         """The passages named by chunk ids ('doc#n'), in the order given; any unknown id is refused."""
-        if not isinstance(chunk_ids, list) or not chunk_ids or not all(isinstance(c, str) for c in chunk_ids):
+        if not isinstance(chunk_ids, list) or not chunk_ids or not all(
+                isinstance(c, str) and is_valid_unicode(c) for c in chunk_ids):
             raise BadRequest("chunk_ids must be a non-empty list of passage ids such as 'review-id#3'")
         index = self.index()
         found: list[StoredChunk] = []
         missing = []
         for chunk_id in chunk_ids:
             doc_id, _, number = chunk_id.rpartition("#")
-            stored = index.chunk_by_key(doc_id, int(number)) if number.isdigit() and doc_id else None
+            valid = doc_id and number.isascii() and number.isdigit() and len(number) <= 9
+            stored = index.chunk_by_key(doc_id, int(number)) if valid else None
             if stored is None:
                 missing.append(chunk_id)
             else:
@@ -274,6 +279,6 @@ class Assistant:
 def _text(value: object) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 200:
+    if not isinstance(value, str) or len(value) > 200 or not is_valid_unicode(value):
         raise BadRequest("filters must be short text")
     return value.strip() or None

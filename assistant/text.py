@@ -92,3 +92,17 @@ def join_lines(left: str, right: str) -> str:
 def slug(text: str, *, max_chars: int = 200, default: str = "document") -> str:
     """Lower-case letters and digits joined by hyphens: safe in URLs and file names."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or default
+
+
+def describe_size(size: int) -> str:
+    """'50 MB', '64 KB': a size as a person reads it."""
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def is_valid_unicode(text: str) -> bool:
+    """False for text holding lone surrogates (which JSON can carry but UTF-8 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

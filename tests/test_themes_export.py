@@ -137,7 +137,7 @@ def test_export_holds_every_passage_verbatim_with_references(client: TestClient,
     [({"chunk_ids": ["no-such-review#1"], "format": "md"}, 404),
      ({"chunk_ids": ["2016-luton-child-f-scr-response#999"], "format": "md"}, 404),
      ({"chunk_ids": ["2016-luton-child-f-scr-response#1"], "format": "pdf"}, 400),
-     ({"chunk_ids": [], "format": "md"}, 400),
+     ({"chunk_ids": [], "format": "md"}, 422),
      ({"chunk_ids": "2016-luton-child-f-scr-response#1", "format": "md"}, 422),
      ({"chunk_ids": ["x#1"] * 201, "format": "md"}, 422)],
 )

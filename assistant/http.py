@@ -1,0 +1,128 @@
+"""HTTP details below the routes, as one small ASGI middleware around the whole app: a request id and the
+security and cache headers on every response (errors included), request bodies refused by size while
+they are read, admin writes refused by their token before their body is read, and HEAD answered
+wherever GET is.
+
+It runs outside FastAPI's own error handling, so what it refuses it answers itself, in the one JSON
+error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+from .text import describe_size
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (path, Authorization header) -> (status, message, headers) when a write must be refused unread, else None
+AdminGate = Callable[[str, str | None], tuple[int, str, dict[str, str]] | None]
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+# Swagger UI sets style attributes in its markup; its page alone may use inline styles.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
+
+log = logging.getLogger("assistant.http")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a request body is read, as soon as it passes its limit (FastAPI passes HTTP errors
+    raised while reading a body on to its handlers, which answer 413 in the JSON error shape)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the {describe_size(limit)} limit")
+
+
+def cache_control(path: str, query: str) -> str:
+    """Answers, searches, pages and admin routes are never stored; versioned static files are, for a year."""
+    if path.startswith("/static/"):
+        return "public, max-age=31536000, immutable" if "v=" in query else "public, max-age=3600"
+    return "no-store"
+
+
+def edge_headers(path: str, query: str, request_id: str, present: set[bytes]) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries, except those the route already set."""
+    wanted = {"x-request-id": request_id, "cache-control": cache_control(path, query),
+              "content-security-policy": DOCS_CSP if path == "/docs" else CSP, **SECURITY_HEADERS}
+    return [(name.encode(), value.encode()) for name, value in wanted.items() if name.encode() not in present]
+
+
+class HttpEdge:
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int], admin_gate: AdminGate) -> None:
+        self.app = app
+        self.limit_for = limit_for  # the body limit, in bytes, for a request path
+        self.admin_gate = admin_gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:12]
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        limit = self.limit_for(path)
+        started = False
+
+        async def edge_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                present = {key.lower() for key, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *edge_headers(path, query, request_id, present)]}
+            elif message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
+            await send(message)
+
+        async def refuse(status: int, message: str, extra: dict[str, str] | None = None) -> None:
+            body = json.dumps({"error": message, "status": status, "request_id": request_id}).encode()
+            pairs = {"content-type": "application/json", "content-length": str(len(body)), **(extra or {})}
+            await edge_send({"type": "http.response.start", "status": status,
+                             "headers": [(k.lower().encode(), v.encode()) for k, v in pairs.items()]})
+            await edge_send({"type": "http.response.body", "body": body})
+
+        head = False
+        if scope["method"] not in ("GET", "HEAD") and (refusal := self.admin_gate(path, headers.get("authorization"))):
+            await refuse(*refusal)
+            return
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await refuse(413, f"the request body is larger than the {describe_size(limit)} limit")
+            return
+        if scope["method"] == "HEAD":
+            head = True
+            scope = {**scope, "method": "GET"}
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, edge_send)
+        except BodyTooLarge as error:
+            if not started:
+                head = False
+                await refuse(error.status_code, str(error.detail))
+        except Exception:  # the app's error handler has answered (500, JSON); keep the connection usable
+            if not started:
+                log.exception("request %s failed before answering", request_id)
+                await refuse(500, f"the server failed; quote request id {request_id} when reporting it")

@@ -5,15 +5,17 @@ Used by both the CLI and the admin API, so a file added either way is checked an
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from .build import BuildOptions, BuildReport, Progress, add_to_index, no_progress, remove_from_index, scan_corpus
 from .config import Settings
 from .embedding import Embedder
-from .errors import BadRequest, DocumentUnreadable, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .errors import BadRequest, DocumentUnreadable, IndexBusy, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .ingest import SUPPORTED_SUFFIXES, doc_id_for, load_document
 from .ingest.loaders import check_zip_bomb, sniff_format
 from .ingest.metadata import sidecar_path
@@ -25,51 +27,92 @@ REMOVED = ".removed"
 INCOMING = ".incoming"
 
 
-def set_aside(path: Path, corpus: Path) -> Path:
-    """Move a file (and its sidecar) to corpus/.removed/, never overwriting what is already there."""
-    removed = corpus / REMOVED
-    removed.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = removed / path.name
-    for item in (path, sidecar_path(path)):
-        if item.exists():
-            destination = removed / item.name
-            if destination.exists():
-                destination = removed / f"{stamp}-{uuid.uuid4().hex[:4]}-{item.name}"
-            shutil.move(str(item), destination)
-            if item == path:
-                target = destination
-    return target
+class CorpusChange:
+    """Changes to corpus/ that are undone if indexing them fails: an admin write changes both or neither."""
 
+    def __init__(self, corpus: Path) -> None:
+        self.corpus = corpus
+        self._moved: list[tuple[Path, Path]] = []  # (from, to)
+        self._created: list[Path] = []
 
-def place_in_corpus(source: Path, corpus: Path, name: str | None = None) -> Path:
-    """Copy a file into the corpus (with its sidecar); an older, different file of that name is set aside."""
-    corpus.mkdir(parents=True, exist_ok=True)
-    target = corpus / (name or source.name)
-    if source.resolve() == target.resolve():
+    def set_aside(self, path: Path) -> Path:
+        """Move a file (and its sidecar) to corpus/.removed/, never overwriting what is already there."""
+        target = self._move_aside(path)
+        if sidecar_path(path).exists():
+            self._move_aside(sidecar_path(path))
         return target
-    if not (target.exists() and target.read_bytes() == source.read_bytes()):
-        if target.exists():
-            set_aside(target, corpus)
-        shutil.copy2(source, target)
-    if sidecar_path(source).exists():
-        shutil.copy2(sidecar_path(source), sidecar_path(target))
-    return target
+
+    def _move_aside(self, path: Path) -> Path:
+        removed = self.corpus / REMOVED
+        removed.mkdir(exist_ok=True)
+        destination = removed / path.name
+        if destination.exists():
+            destination = removed / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}-{path.name}"
+        shutil.move(str(path), destination)
+        self._moved.append((path, destination))
+        return destination
+
+    def place(self, source: Path, name: str | None = None) -> Path:
+        """Copy a file into the corpus (with its sidecar); an older, different file of that name is set aside."""
+        self.corpus.mkdir(parents=True, exist_ok=True)
+        target = self.corpus / (name or source.name)
+        if source.resolve() == target.resolve():
+            return target
+        if not (target.exists() and target.read_bytes() == source.read_bytes()):
+            if target.exists():
+                self.set_aside(target)
+            shutil.copy2(source, target)
+            self._created.append(target)
+        if sidecar_path(source).exists():
+            if sidecar_path(target).exists() and sidecar_path(target) not in self._created:
+                self._move_aside(sidecar_path(target))
+            shutil.copy2(sidecar_path(source), sidecar_path(target))
+            self._created.append(sidecar_path(target))
+        return target
+
+    def undo(self, only: Path | None = None) -> None:
+        """Put the corpus back as it was before this change (for one placed file and its sidecar, if given)."""
+        mine = None if only is None else {only, sidecar_path(only)}
+        for created in reversed(self._created):
+            if mine is None or created in mine:
+                created.unlink(missing_ok=True)
+        for original, destination in reversed(self._moved):
+            if (mine is None or original in mine) and destination.exists() and not original.exists():
+                shutil.move(str(destination), original)
+
+    def drop_skipped(self, report: BuildReport, placed: list[Path]) -> None:
+        """Take back the files the index skipped (a duplicate, an unreadable file): they are not kept."""
+        skipped = {name for name, _ in report.skipped}
+        for path in placed:
+            if path.name in skipped:
+                self.undo(only=path)
+
+    @contextlib.contextmanager
+    def all_or_nothing(self) -> Iterator[CorpusChange]:
+        try:
+            yield self
+        except BaseException:
+            self.undo()
+            raise
 
 
 def add_files(
     *, settings: Settings, store: IndexStore, embedder: Embedder, files: list[Path], progress: Progress = no_progress,
 ) -> BuildReport:
-    """Copy review files into the corpus and index just them."""
+    """Copy review files into the corpus and index just them; a file the index skips is not kept."""
     for source in files:
         if not source.is_file():
             raise BadRequest(f"{source}: no such file")
         if source.suffix.lower() not in SUPPORTED_SUFFIXES:
             kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
             raise BadRequest(f"{source.name}: unsupported file type; use one of {kinds}")
-    placed = [place_in_corpus(source, settings.corpus_dir) for source in files]
-    return add_to_index(files=placed, store=store, embedder=embedder, options=BuildOptions.from_settings(settings),
-                        progress=progress)
+    refuse_if_busy(store)
+    with CorpusChange(settings.corpus_dir).all_or_nothing() as change:
+        placed = [change.place(source) for source in files]
+        report = add_to_index(files=placed, store=store, embedder=embedder,
+                              options=BuildOptions.from_settings(settings), progress=progress)
+        change.drop_skipped(report, placed)
+        return report
 
 
 def safe_file_name(uploaded_name: str, kind: str) -> str:
@@ -101,8 +144,10 @@ def check_upload(data: bytes, uploaded_name: str, *, max_bytes: int) -> str:
 def accept_upload(
     *, settings: Settings, store: IndexStore, embedder: Embedder, uploaded_name: str, data: bytes,
 ) -> BuildReport:
-    """Check an uploaded review, read it once to be sure, then place it in the corpus and index it."""
+    """Check an uploaded review, read it once to be sure, then place it in the corpus and index it; a
+    refused or duplicate upload leaves the corpus as it was."""
     kind = check_upload(data, uploaded_name, max_bytes=settings.max_upload_bytes)
+    refuse_if_busy(store)
     name = safe_file_name(uploaded_name, kind)
     incoming = settings.corpus_dir / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
@@ -113,10 +158,14 @@ def accept_upload(
             load_document(staged)
         except DocumentUnreadable as exc:
             raise DocumentUnreadable(exc.message.replace(staged.name, uploaded_name)) from None
-        target = place_in_corpus(staged, settings.corpus_dir, name=name)
+        with CorpusChange(settings.corpus_dir).all_or_nothing() as change:
+            target = change.place(staged, name=name)
+            report = add_to_index(files=[target], store=store, embedder=embedder,
+                                  options=BuildOptions.from_settings(settings))
+            change.drop_skipped(report, [target])
+            return report
     finally:
         staged.unlink(missing_ok=True)
-    return add_to_index(files=[target], store=store, embedder=embedder, options=BuildOptions.from_settings(settings))
 
 
 def remove_documents(
@@ -127,8 +176,17 @@ def remove_documents(
     unknown = [doc_id for doc_id in doc_ids if doc_id not in known]
     if unknown:
         raise NotFound(f"not in the index: {', '.join(unknown)}")
-    for path in scan_corpus(settings.corpus_dir):
-        if doc_id_for(path) in doc_ids:
-            set_aside(path, settings.corpus_dir)
-    return remove_from_index(doc_ids=frozenset(doc_ids), store=store, embedder=embedder,
-                             options=BuildOptions.from_settings(settings))
+    refuse_if_busy(store)
+    with CorpusChange(settings.corpus_dir).all_or_nothing() as change:
+        for path in scan_corpus(settings.corpus_dir):
+            if doc_id_for(path) in doc_ids:
+                change.set_aside(path)
+        return remove_from_index(doc_ids=frozenset(doc_ids), store=store, embedder=embedder,
+                                 options=BuildOptions.from_settings(settings))
+
+
+def refuse_if_busy(store: IndexStore) -> None:
+    """Refuse a change before touching corpus/ when another build holds the index."""
+    if store.writer_busy():
+        raise IndexBusy(f"another build or update is already running on {store.root}; try again when it has "
+                        "finished")

@@ -3,6 +3,7 @@ and pages.py."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(AssistantError):
-            assistant.index()  # open the published index before the first request, if there is one
+            # a worker serves nobody until the model is loaded and the index open (or known to be missing)
+            await asyncio.to_thread(assistant.warm_up)
         assistant.start_watching()
         yield
         assistant.stop_watching()

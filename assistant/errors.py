@@ -28,6 +28,12 @@ class IndexUnavailable(AssistantError):
     exit_code = 3
 
 
+class ServiceStarting(AssistantError):
+    """The model or the index is still loading."""
+
+    status = 503
+
+
 class ModelUnavailable(AssistantError):
     status = 503
     exit_code = 4

@@ -6,17 +6,26 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from .routes_answers import NOT_FOUND
+from .errors import ServiceStarting
+from .routes_answers import NOT_FOUND, refusals
 from .service import Assistant
 
 
 def library_router(assistant: Assistant) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["library"])
 
-    @router.get("/health")
+    @router.get("/health", responses=refusals(503))
     def health() -> dict[str, Any]:
+        """The service and its index; `status` is "starting" until the model is loaded and the index open."""
         assistant.index()
-        return {"status": "ok", **assistant.status()}
+        return {"status": "ok" if assistant.ready else "starting", **assistant.status()}
+
+    @router.get("/ready", responses=refusals(503))
+    def ready() -> dict[str, Any]:
+        """200 only once this worker would answer a question at once (for load balancers)."""
+        if not assistant.ready:
+            raise ServiceStarting("the model or the index is still loading")
+        return {"ready": True}
 
     @router.get("/themes")
     def themes() -> dict[str, Any]:

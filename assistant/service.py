@@ -52,6 +52,16 @@ class Assistant:
         return self._embedder
 
     @property
+    def ready(self) -> bool:
+        """Whether the model is loaded and an index is open: a question would be answered without a wait."""
+        return self._embedder is not None and self._index is not None
+
+    def warm_up(self) -> None:
+        """Load the model and open the index now, so that the first person to ask does not wait for them."""
+        self.embedder.encode(["warm up"])
+        self.index()
+
+    @property
     def model_name(self) -> str:
         """The model the index must have been built with (known without loading the model)."""
         return self._embedder.name if self._embedder is not None else self.settings.model

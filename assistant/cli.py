@@ -223,10 +223,10 @@ def serve(**flags: Any) -> None:
         os.environ.update({"ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
                            "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_MODEL": settings.model})
         uvicorn.run("assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level="warning")
+                    workers=settings.workers, log_level="warning", http="assistant.http:NoDelayProtocol")
     else:
         uvicorn.run(create_app(settings, assistant=assistant), host=settings.host, port=settings.port,
-                    log_level="warning")
+                    log_level="warning", http="assistant.http:NoDelayProtocol")
 
 
 def main(argv: list[str] | None = None) -> int:

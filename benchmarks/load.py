@@ -1,9 +1,10 @@
 """Load: N concurrent clients asking the real server questions for a while; errors, latency, throughput.
 
-    python benchmarks/load.py [--clients 8] [--seconds 30]
+    python benchmarks/load.py [--clients 8] [--seconds 30] [--workers 1] [--route ask|health] [--close]
 
 Starts `assistant serve` as its own process over a fresh index of corpus/, then runs the clients from
-this process (one thread each, one keep-alive connection each).
+this process (one thread each, one keep-alive connection each; with --close, a new connection per request).
+`--route health` measures the cost around the work (a light route), where connection handling shows.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--route", choices=("ask", "health"), default="ask")
+    parser.add_argument("--close", action="store_true", help="Connection: close on every request")
     options = parser.parse_args()
     data = load_questions()
     questions = [q["question"] for q in data["questions"]] + [q["question"] for q in data["unanswerable"]]
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(folder) / "index"), "ASSISTANT_PORT": str(port)}
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(folder) / "index"), "ASSISTANT_PORT": str(port),
+               "ASSISTANT_WORKERS": str(options.workers)}
         server = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve"], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -50,15 +55,19 @@ def main() -> None:
             stop_at = time.perf_counter() + options.seconds
 
             def client(number: int) -> None:
-                with httpx.Client(base_url=base, timeout=30) as http:
+                headers = {"connection": "close"} if options.close else {}
+                with httpx.Client(base_url=base, timeout=30, headers=headers) as http:
                     i = number
                     while time.perf_counter() < stop_at:
                         question = questions[i % len(questions)]
                         i += options.clients
                         started = time.perf_counter()
                         try:
-                            response = http.post("/api/ask", json={"question": question})
-                            ok = response.status_code == 200 and "citations" in response.json()
+                            if options.route == "ask":
+                                response = http.post("/api/ask", json={"question": question})
+                            else:
+                                response = http.get("/api/health")
+                            ok = response.status_code == 200 and response.json()
                             problem = None if ok else f"{response.status_code}: {response.text[:100]}"
                         except httpx.HTTPError as exc:
                             problem = repr(exc)
@@ -78,6 +87,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+    connection = "Connection: close" if options.close else "keep-alive"
+    print(f"{options.workers} worker(s), /api/{options.route}, {connection}")
     print(f"{options.clients} clients for {wall:.0f} s: {len(latencies)} requests, {len(errors)} errors, "
           f"{len(latencies) / wall:.1f} requests/s")
     print(f"latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms")

@@ -10,12 +10,16 @@ this process (one thread each, one keep-alive connection each; with --close, a n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,7 +28,85 @@ from common import ROOT, free_port, load_questions, wait_until_healthy
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else 0.0
+
+
+@contextlib.contextmanager
+def running_server(workers: int, extra_env: dict[str, str] | None = None,
+                   corpus: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`assistant serve` over a fresh index in a temporary folder; yields its base URL and process."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(folder) / "index"), "ASSISTANT_PORT": str(port),
+               "ASSISTANT_WORKERS": str(workers), **(extra_env or {})}
+        if corpus is not None:
+            env["ASSISTANT_CORPUS_DIR"] = str(corpus)
+        server = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                wait_until_healthy(base, server, seconds=300)
+            except RuntimeError:
+                raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}") from None
+            yield base, server
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall: float = 0.0
+
+    def report(self, clients: int) -> str:
+        rate = len(self.latencies) / self.wall if self.wall else 0.0
+        p50, p95, p99 = (percentile(self.latencies, fraction) * 1000 for fraction in (0.5, 0.95, 0.99))
+        return (f"{clients} clients for {self.wall:.0f} s: {len(self.latencies)} requests, {len(self.errors)} failed, "
+                f"{rate:.1f} requests/s; latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+
+
+def run_clients(base: str, *, clients: int, seconds: float, route: str = "ask", close: bool = False) -> Stats:
+    """Each client asks (or checks health) in a loop on its own connection until time is up."""
+    data = load_questions()
+    questions = [q["question"] for q in data["questions"]] + [q["question"] for q in data["unanswerable"]]
+    stats = Stats()
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(number: int) -> None:
+        headers = {"connection": "close"} if close else {}
+        with httpx.Client(base_url=base, timeout=30, headers=headers) as http:
+            i = number
+            while time.perf_counter() < stop_at:
+                question = questions[i % len(questions)]
+                i += clients
+                started = time.perf_counter()
+                try:
+                    if route == "ask":
+                        response = http.post("/api/ask", json={"question": question})
+                    else:
+                        response = http.get("/api/health")
+                    problem = None if response.status_code == 200 else f"{response.status_code}: {response.text[:100]}"
+                except httpx.HTTPError as exc:
+                    problem = repr(exc)
+                with lock:
+                    stats.latencies.append(time.perf_counter() - started)
+                    if problem:
+                        stats.errors.append(problem)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stats.wall = time.perf_counter() - started
+    return stats
 
 
 def main() -> None:
@@ -35,64 +117,13 @@ def main() -> None:
     parser.add_argument("--route", choices=("ask", "health"), default="ask")
     parser.add_argument("--close", action="store_true", help="Connection: close on every request")
     options = parser.parse_args()
-    data = load_questions()
-    questions = [q["question"] for q in data["questions"]] + [q["question"] for q in data["unanswerable"]]
-    port = free_port()
-    with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(folder) / "index"), "ASSISTANT_PORT": str(port),
-               "ASSISTANT_WORKERS": str(options.workers)}
-        server = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_until_healthy(base, server, seconds=180)
-            except RuntimeError:
-                raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}") from None
-            latencies: list[float] = []
-            errors: list[str] = []
-            lock = threading.Lock()
-            stop_at = time.perf_counter() + options.seconds
-
-            def client(number: int) -> None:
-                headers = {"connection": "close"} if options.close else {}
-                with httpx.Client(base_url=base, timeout=30, headers=headers) as http:
-                    i = number
-                    while time.perf_counter() < stop_at:
-                        question = questions[i % len(questions)]
-                        i += options.clients
-                        started = time.perf_counter()
-                        try:
-                            if options.route == "ask":
-                                response = http.post("/api/ask", json={"question": question})
-                            else:
-                                response = http.get("/api/health")
-                            ok = response.status_code == 200 and response.json()
-                            problem = None if ok else f"{response.status_code}: {response.text[:100]}"
-                        except httpx.HTTPError as exc:
-                            problem = repr(exc)
-                        elapsed = time.perf_counter() - started
-                        with lock:
-                            latencies.append(elapsed)
-                            if problem:
-                                errors.append(problem)
-
-            threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with running_server(options.workers) as (base, _):
+        stats = run_clients(base, clients=options.clients, seconds=options.seconds, route=options.route,
+                            close=options.close)
     connection = "Connection: close" if options.close else "keep-alive"
     print(f"{options.workers} worker(s), /api/{options.route}, {connection}")
-    print(f"{options.clients} clients for {wall:.0f} s: {len(latencies)} requests, {len(errors)} errors, "
-          f"{len(latencies) / wall:.1f} requests/s")
-    print(f"latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms")
-    for problem in errors[:5]:
+    print(stats.report(options.clients))
+    for problem in stats.errors[:5]:
         print(f"  error: {problem}")
 
 

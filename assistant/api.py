@@ -16,12 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .admin_api import ADMIN_PREFIX, BEARER_CHALLENGE, admin_refusal, admin_router
 from .config import Settings
+from .embedding import share_cores
 from .errors import AssistantError
 from .http import HttpEdge
 from .pages import add_pages, make_templates
 from .routes_answers import answers_router
 from .routes_library import library_router
 from .service import Assistant
+from .text import describe_size
 
 log = logging.getLogger("assistant.api")
 
@@ -48,6 +50,8 @@ def _describe_validation(error: RequestValidationError) -> tuple[int, str]:
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     assistant = assistant or Assistant(settings)
+    if settings.workers > 1:
+        share_cores(settings.workers)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(AssistantError):
@@ -58,7 +62,11 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         assistant.stop_watching()
 
     app = FastAPI(title="Safeguarding case review assistant", version=__version__, docs_url=None, redoc_url=None,
-                  description="Answers from published child safeguarding case reviews, quoted and cited.",
+                  description=("Answers from published child safeguarding case reviews, quoted and cited. "
+                               f"Request bodies are limited to {describe_size(settings.max_body_bytes)} "
+                               f"(uploads: {describe_size(settings.max_upload_bytes)}); every error is "
+                               '`{"error", "status", "request_id"}`; answers are sent with Cache-Control: '
+                               "no-store."),
                   lifespan=lifespan)
     app.state.assistant = assistant
     templates = make_templates(settings)

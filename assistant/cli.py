@@ -221,7 +221,8 @@ def serve(**flags: Any) -> None:
     if settings.workers > 1:
         # Each worker process builds its own app from the environment: pass the flags on through it.
         os.environ.update({"ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-                           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_MODEL": settings.model})
+                           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_MODEL": settings.model,
+                           "ASSISTANT_WORKERS": str(settings.workers)})
         uvicorn.run("assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
                     workers=settings.workers, log_level="warning", http="assistant.http:NoDelayProtocol")
     else:

@@ -84,3 +84,11 @@ class SentenceTransformerEmbedder:
 def load_embedder(spec: str) -> SentenceTransformerEmbedder:
     """Load a model once per process; later calls share it."""
     return SentenceTransformerEmbedder(spec)
+
+
+def share_cores(workers: int) -> None:
+    """Give each of `workers` processes its share of the cores for encoding (at least one thread): several
+    workers each running one thread per core only fight over the cores."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(workers, 1)))

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -71,6 +72,28 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.state.assistant = assistant
     templates = make_templates(settings)
 
+    add_error_handlers(app, templates)
+
+    def body_limit(path: str) -> int:
+        """Uploads may be as large as a review file (and its multipart wrapping); everything else is small."""
+        return settings.max_upload_bytes + 1024 * 1024 if path.startswith(ADMIN_PREFIX) else settings.max_body_bytes
+
+    app.add_middleware(
+        HttpEdge,  # type: ignore[arg-type]
+        limit_for=body_limit,
+        admin_gate=lambda path, authorization: admin_refusal(settings, path, authorization),
+    )
+
+    app.include_router(answers_router(assistant))
+    app.include_router(library_router(assistant))
+    app.include_router(admin_router(settings, assistant))
+    add_pages(app, settings, assistant, templates)
+    return app
+
+
+def add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+    """One error path: every error the app raises becomes the JSON shape (or, for a browser, a page)."""
+
     def render_error(request: Request, status: int, message: str, headers: dict[str, str] | None = None
                      ) -> Response:
         """JSON for the API and for clients that ask for it; an HTML page for people in a browser."""
@@ -99,21 +122,11 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             headers["Allow"] = allowed_methods(app, request.url.path)
         return render_error(request, error.status_code, message, headers or None)
 
-    def body_limit(path: str) -> int:
-        """Uploads may be as large as a review file (and its multipart wrapping); everything else is small."""
-        return settings.max_upload_bytes + 1024 * 1024 if path.startswith(ADMIN_PREFIX) else settings.max_body_bytes
-
-    app.add_middleware(
-        HttpEdge,  # type: ignore[arg-type]
-        limit_for=body_limit,
-        admin_gate=lambda path, authorization: admin_refusal(settings, path, authorization),
-    )
-
-    app.include_router(answers_router(assistant))
-    app.include_router(library_router(assistant))
-    app.include_router(admin_router(settings, assistant))
-    add_pages(app, settings, assistant, templates)
-    return app
+    @app.exception_handler(Exception)
+    def handle_fault(request: Request, error: Exception) -> Response:
+        request_id = getattr(request.state, "request_id", None)
+        log.error("request %s failed", request_id, exc_info=error)
+        return render_error(request, 500, f"the server failed; quote request id {request_id} when reporting it")
 
 
 def allowed_methods(app: FastAPI, path: str) -> str:

@@ -64,6 +64,16 @@ class HttpEdge:
         self.limit_for = limit_for  # the body limit, in bytes, for a request path
         self.admin_gate = admin_gate
 
+    def refusal(self, method: str, path: str, headers: dict[str, str], limit: int
+                ) -> tuple[int, str, dict[str, str]] | None:
+        """Why a request is refused from its headers alone, before its body is read; None to go on."""
+        if method not in ("GET", "HEAD") and (refused := self.admin_gate(path, headers.get("authorization"))):
+            return refused
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return 413, f"the request body is larger than the {describe_size(limit)} limit", {}
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -95,12 +105,8 @@ class HttpEdge:
             await edge_send({"type": "http.response.body", "body": body})
 
         head = False
-        if scope["method"] not in ("GET", "HEAD") and (refusal := self.admin_gate(path, headers.get("authorization"))):
+        if refusal := self.refusal(scope["method"], path, headers, limit):
             await refuse(*refusal)
-            return
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            await refuse(413, f"the request body is larger than the {describe_size(limit)} limit")
             return
         if scope["method"] == "HEAD":
             head = True

@@ -66,8 +66,10 @@ class Stats:
     def report(self, clients: int) -> str:
         rate = len(self.latencies) / self.wall if self.wall else 0.0
         p50, p95, p99 = (percentile(self.latencies, fraction) * 1000 for fraction in (0.5, 0.95, 0.99))
-        return (f"{clients} clients for {self.wall:.0f} s: {len(self.latencies)} requests, {len(self.errors)} failed, "
-                f"{rate:.1f} requests/s; latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+        server_errors = sum(error.startswith("5") for error in self.errors)
+        return (f"{clients} clients for {self.wall:.0f} s: {len(self.latencies)} requests, {len(self.errors)} failed "
+                f"({server_errors} with a 5xx, the rest lost connections), {rate:.1f} requests/s; "
+                f"latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
 
 
 def run_clients(base: str, *, clients: int, seconds: float, route: str = "ask", close: bool = False) -> Stats:

@@ -26,9 +26,10 @@ REVIEW = ("# Learning review: Baby S (soak test, fictional)\n\n## Finding 1: Saf
 
 
 def worker_pids(server_pid: int) -> list[int]:
-    """The server's child processes (uvicorn's workers)."""
+    """uvicorn's worker processes: the server's children, without multiprocessing's resource tracker."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    return [pid for pid in pids if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def resident_mb(pid: int) -> float:
@@ -89,8 +90,8 @@ def main() -> None:
     print(f"{options.workers} workers, admin change every {options.every:.0f} s, one worker killed half way")
     print(stats.report(options.clients))
     print(f"admin changes: {len(changes)} ({sum(' 200' in c for c in changes)} answered 200)")
-    print("server children at start (pid: MB): " + ", ".join(f"{p}: {mb:.0f}" for p, mb in start_memory.items()))
-    print("server children at end (pid: MB):   " + ", ".join(f"{p}: {mb:.0f}" for p, mb in end_memory.items()))
+    print("workers at start (pid: MB): " + ", ".join(f"{p}: {mb:.0f}" for p, mb in start_memory.items()))
+    print("workers at end (pid: MB):   " + ", ".join(f"{p}: {mb:.0f}" for p, mb in end_memory.items()))
     for problem in stats.errors[:5]:
         print(f"  failed: {problem}")
     for change in changes:

@@ -59,8 +59,8 @@ class CorpusChange:
         if source.resolve() == target.resolve():
             return target
         if not (target.exists() and target.read_bytes() == source.read_bytes()):
-            if target.exists():
-                self.set_aside(target)
+            if target.exists():  # a new version of a review: its metadata stays unless a new sidecar comes
+                self._move_aside(target)
             shutil.copy2(source, target)
             self._created.append(target)
         if sidecar_path(source).exists():

@@ -56,12 +56,14 @@ def admin_router(settings: Settings, assistant: Assistant) -> APIRouter:
         data = file.file.read(settings.max_upload_bytes + 1)
         report = accept_upload(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                uploaded_name=file.filename or "upload", data=data)
+        assistant.refresh()  # this worker serves the new version at once; the others within a second
         return report_json(report)
 
     @router.delete("/documents/{doc_id}", dependencies=[Depends(require_token)], responses=refused)
     def delete(doc_id: str) -> dict[str, Any]:
         report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                   doc_ids=[doc_id])
+        assistant.refresh()
         return report_json(report)
 
     return router

@@ -117,6 +117,8 @@ def add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(StarletteHTTPException)
     def handle_http(request: Request, error: StarletteHTTPException) -> Response:
         message = {404: "not found", 405: "method not allowed"}.get(error.status_code, str(error.detail))
+        if message == "There was an error parsing the body":
+            message = "the request body could not be read"
         headers = dict(error.headers or {})
         if error.status_code == 405:
             headers["Allow"] = allowed_methods(app, request.url.path)
@@ -141,7 +143,7 @@ def allowed_methods(app: FastAPI, path: str) -> str:
             continue
         match, _ = route.matches({"type": "http", "path": path, "method": "OPTIONS", "root_path": ""})
         if match.name != "NONE":
-            methods |= set(getattr(route, "methods", None) or ())
+            methods |= set(getattr(route, "methods", None) or ("GET",))  # a mount (static files) reads only
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))

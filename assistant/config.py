@@ -47,6 +47,9 @@ class Settings:
     workers: int = 1
     # Admin routes (upload, delete) exist only when a token is set.
     admin_token: str | None = None
+    # The address people reach the service at, for links in references and exports. Unset, it is
+    # http://host:port/ from these settings; the request's own Host header is never trusted for it.
+    public_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
     # Any other request body (a question with its conversation, an export list) is refused past this size.
     max_body_bytes: int = 1024 * 1024
@@ -66,6 +69,7 @@ class Settings:
             "port": _number("PORT", base.port, int),
             "workers": _number("WORKERS", base.workers, int),
             "admin_token": os.environ.get("ASSISTANT_ADMIN_TOKEN") or None,
+            "public_url": os.environ.get("ASSISTANT_PUBLIC_URL") or None,
             "max_upload_bytes": _number("MAX_UPLOAD_MB", base.max_upload_bytes // (1024 * 1024), int) * 1024 * 1024,
         }
         names = {f.name for f in fields(cls)}
@@ -75,3 +79,8 @@ class Settings:
             if value is not None:
                 values[key] = Path(str(value)) if key.endswith("_dir") else value
         return replace(base, **values)  # type: ignore[arg-type]
+
+    @property
+    def link_base(self) -> str:
+        """Where links in references and exports point."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/") + "/"

@@ -44,16 +44,18 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than the {describe_size(limit)} limit")
 
 
-def cache_control(path: str, query: str) -> str:
-    """Answers, searches, pages and admin routes are never stored; versioned static files are, for a year."""
-    if path.startswith("/static/"):
+def cache_control(path: str, query: str, status: int) -> str:
+    """Answers, searches, pages, admin routes and every error are never stored; versioned static files are,
+    for a year."""
+    if path.startswith("/static/") and status < 400:
         return "public, max-age=31536000, immutable" if "v=" in query else "public, max-age=3600"
     return "no-store"
 
 
-def edge_headers(path: str, query: str, request_id: str, present: set[bytes]) -> list[tuple[bytes, bytes]]:
+def edge_headers(path: str, query: str, status: int, request_id: str, present: set[bytes]
+                 ) -> list[tuple[bytes, bytes]]:
     """The headers every response carries, except those the route already set."""
-    wanted = {"x-request-id": request_id, "cache-control": cache_control(path, query),
+    wanted = {"x-request-id": request_id, "cache-control": cache_control(path, query, status),
               "content-security-policy": DOCS_CSP if path == "/docs" else CSP, **SECURITY_HEADERS}
     return [(name.encode(), value.encode()) for name, value in wanted.items() if name.encode() not in present]
 
@@ -91,8 +93,12 @@ class HttpEdge:
             if message["type"] == "http.response.start":
                 started = True
                 present = {key.lower() for key, _ in message.get("headers", [])}
+                if message["status"] >= 400:  # an error is never stored, whatever the route said
+                    present.discard(b"cache-control")
+                    message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
+                                                      if k.lower() != b"cache-control"]}
                 message = {**message, "headers": [*message.get("headers", []),
-                                                  *edge_headers(path, query, request_id, present)]}
+                                                  *edge_headers(path, query, message["status"], request_id, present)]}
             elif message["type"] == "http.response.body" and head:
                 message = {**message, "body": b""}
             await send(message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -82,15 +82,14 @@ def answers_router(assistant: Assistant) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["answers"])
 
     @router.post("/ask", response_model=Answer, responses=ERRORS)
-    def ask(request: Request, body: AskRequest) -> Answer:
+    def ask(body: AskRequest) -> Answer:
         history = [Turn(turn.question, turn.answer) for turn in body.history]
         return assistant.ask(body.question, history=history, k=body.k,
                              filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
-                             base_url=str(request.base_url))
+                             base_url=assistant.settings.link_base)
 
     @router.get("/search", response_model=SearchResponse, responses=ERRORS)
     def search(
-        request: Request,
         q: str = Query(default="", max_length=2_000,
                        description="What to search for (may be empty when browsing a theme)."),
         k: int | None = Query(default=None, ge=1, le=50, description="How many passages, 1-50 (default 5)."),
@@ -102,14 +101,14 @@ def answers_router(assistant: Assistant) -> APIRouter:
         year_to: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
     ) -> SearchResponse:
         filters = {"theme": theme, "area": area, "type": type, "year_from": year_from, "year_to": year_to}
-        results = assistant.search(q, k=k, filters=filters, base_url=str(request.base_url))
+        results = assistant.search(q, k=k, filters=filters, base_url=assistant.settings.link_base)
         return SearchResponse(query=q, filters={key: v for key, v in filters.items() if v is not None},
                               results=results)
 
     @router.post("/export", responses={**ERRORS, **NOT_FOUND}, response_class=Response)
-    def export(request: Request, body: ExportRequest) -> Response:
-        extracts = assistant.extracts(body.chunk_ids, base_url=str(request.base_url))
-        exported = export_extracts(extracts, body.format, base_url=str(request.base_url))
+    def export(body: ExportRequest) -> Response:
+        extracts = assistant.extracts(body.chunk_ids, base_url=assistant.settings.link_base)
+        exported = export_extracts(extracts, body.format, base_url=assistant.settings.link_base)
         return Response(exported.content, media_type=exported.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{exported.file_name}"'})
 

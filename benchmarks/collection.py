@@ -153,8 +153,11 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--features", type=Path)
     parser.add_argument("--fit", action="store_true")
+    parser.add_argument("--no-alternates", action="store_true", help="only the question author's passage counts")
     parser.add_argument("-k", type=int, default=10)
     options = parser.parse_args()
+    if options.no_alternates:
+        ALTERNATE_PHRASES.clear()
     assistant = collection_assistant(rebuild=options.rebuild)
     settings = assistant.settings
     print(f"ranking: {as_dict(settings.ranking)}\nanswer: {as_dict(settings.answer)}\n"

@@ -161,3 +161,15 @@ def test_ready_only_once_the_model_and_index_are_loaded(built: Assistant) -> Non
     built.index()
     assert warm.get("/api/ready").json() == {"ready": True}
     assert warm.get("/api/health").json()["status"] == "ok"
+
+
+def test_links_never_come_from_the_host_header(client: TestClient) -> None:
+    hit = client.get("/api/search", params={"q": "neglect", "k": 1}, headers={"host": "evil.example"}).json()
+    assert "evil.example" not in hit["results"][0]["reference"]
+    assert "http://127.0.0.1:8000/documents/" in hit["results"][0]["reference"]
+
+
+def test_static_errors_are_not_cached_and_say_allow(client: TestClient) -> None:
+    missing = client.get("/static/nothing-here.js")
+    assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
+    assert client.post("/static/style.css").headers["allow"] == "GET, HEAD"

@@ -184,3 +184,27 @@ def test_pdf_headings_found_by_type_size(tmp_path: Path) -> None:
     advice = next(c for c in chunks if "nobody checked" in c.text)
     assert advice.section == "Safer sleep advice"
     assert "Safer sleep advice" not in advice.text
+
+
+def test_malformed_word_xml_and_deep_html_are_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    broken = tmp_path / "broken.docx"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                         'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+                         'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+                         'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+                         '</Relationships>')
+        archive.writestr("word/document.xml", "<w:document xmlns:w='x'><w:body>unclosed")
+    with pytest.raises(DocumentUnreadable, match="not a readable Word document"):
+        load_file(broken)
+    deep = tmp_path / "deep.html"
+    deep.write_text("<html><body>" + "<div>" * 5000 + "<p>Neglect was missed.</p>" + "</div>" * 5000)
+    with pytest.raises(DocumentUnreadable, match="nests more than"):
+        load_file(deep)
+    flat = tmp_path / "flat.html"  # many unclosed paragraphs and list items are ordinary, not deep
+    flat.write_text("<html><body><h1>Review</h1>" + "<p>The school saw neglect and acted on it." * 800 + "</body>")
+    assert "The school saw neglect" in load_file(flat).text

@@ -85,7 +85,7 @@ def test_citations_carry_themes_and_a_reference(client: TestClient) -> None:
     result = client.get("/api/search", params={"q": "Graded Care Profile", "k": 1}).json()["results"][0]
     assert "Neglect" in result["themes"]
     assert result["reference"].startswith("Luton Safeguarding Children Board (2016) Response to the serious case")
-    assert "Available at: http://testserver/documents/2016-luton-child-f-scr-response#chunk-" in result["reference"]
+    assert "Available at: http://127.0.0.1:8000/documents/2016-luton-child-f-scr-response#chunk-" in result["reference"]
 
 
 def pick(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
@@ -110,7 +110,7 @@ def test_export_holds_every_passage_verbatim_with_references(client: TestClient,
             quoted = "\n".join(f"> {line}" if line else ">" for line in extract["text"].split("\n"))
             assert quoted in text
             assert f"**Review:** {extract['title']}" in text and f"**Year:** {extract['year']}" in text
-            assert f"**Link:** http://testserver{extract['url']}" in text
+            assert f"**Link:** http://127.0.0.1:8000{extract['url']}" in text
         positions = [text.index(e["text"].split("\n")[0]) for e in extracts]
         assert positions == sorted(positions)  # the order chosen is kept
     elif fmt == "csv":
@@ -118,7 +118,8 @@ def test_export_holds_every_passage_verbatim_with_references(client: TestClient,
         assert list(rows[0]) == ["title", "area", "year", "type", "section", "page", "text", "url", "themes",
                                  "reference"]
         assert [row["text"] for row in rows] == [e["text"] for e in extracts]
-        assert rows[0]["title"] == extracts[0]["title"] and rows[0]["url"] == "http://testserver" + extracts[0]["url"]
+        assert rows[0]["title"] == extracts[0]["title"]
+        assert rows[0]["url"] == "http://127.0.0.1:8000" + extracts[0]["url"]
         assert rows[0]["type"] == extracts[0]["review_type"]
     else:
         document = docx.Document(io.BytesIO(response.content))
@@ -129,7 +130,7 @@ def test_export_holds_every_passage_verbatim_with_references(client: TestClient,
             assert extract["text"] in paragraphs
             reference = paragraphs[paragraphs.index(extract["text"]) + 1]
             assert f"Review: {extract['title']}" in reference and f"Area: {extract['area']}" in reference
-            assert f"Link: http://testserver{extract['url']}" in reference
+            assert f"Link: http://127.0.0.1:8000{extract['url']}" in reference
 
 
 @pytest.mark.parametrize(
@@ -176,3 +177,11 @@ def test_professional_curiosity_draws_on_three_reviews(real_index: Settings) -> 
     client = TestClient(create_app(real_index))
     results = client.get("/api/search", params={"q": "professional curiosity", "k": 10}).json()["results"]
     assert len({r["doc_id"] for r in results}) >= 3
+
+
+def test_csv_cells_never_run_as_formulas() -> None:
+    from assistant.export import _cell
+
+    assert _cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
+    assert [_cell(v) for v in ("+1", "-1", "@SUM(A1)", "plain text", 2021)] == ["'+1", "'-1", "'@SUM(A1)",
+                                                                             "plain text", 2021]

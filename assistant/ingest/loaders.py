@@ -243,11 +243,12 @@ def load_docx(data: bytes, name: str) -> LoadedText:
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
+    from lxml.etree import LxmlError
 
     check_zip_bomb(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile, LxmlError) as exc:
         raise DocumentUnreadable(f"{name}: not a readable Word document ({exc})") from None
     blocks: list[str] = []
     body = document.element.body
@@ -284,10 +285,32 @@ def _is_numbered(paragraph: object) -> bool:
 _BLOCK_TAGS = ["p", "div", "section", "article", "main", "br", "tr", "table", "ul", "ol", "blockquote", "dd", "dt"]
 
 
+# Deeper nesting than this is refused: no real page needs it, and parsing it costs time out of proportion.
+MAX_HTML_DEPTH = 400
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^<>]*?(/?)>")
+# Elements that never nest (void) or are often left unclosed in real pages (their end is implied): not counted.
+_NOT_COUNTED = frozenset("""area base br col embed hr img input link meta param source track wbr p li dt dd tr td th
+option thead tbody tfoot colgroup rp rt""".split())
+
+
+def html_depth(html: str) -> int:
+    """How deeply the page's elements nest (a linear scan of its tags; unclosed tags count as open)."""
+    depth = deepest = 0
+    for closing, tag, self_closing in _TAG.findall(html):
+        if tag.lower() in _NOT_COUNTED or self_closing:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def load_html(data: bytes, name: str) -> LoadedText:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_text(data), "html.parser")
+    html = decode_text(data)
+    if html_depth(html) > MAX_HTML_DEPTH:
+        raise DocumentUnreadable(f"{name}: the HTML nests more than {MAX_HTML_DEPTH} elements deep; refused")
+    soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "svg", "form"]):
         tag.decompose()
     for level in range(1, 7):

@@ -61,6 +61,8 @@ def edge_headers(path: str, query: str, status: int, request_id: str, present: s
 
 
 class HttpEdge:
+    """The ASGI middleware: see the module docstring."""
+
     def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int], admin_gate: AdminGate) -> None:
         self.app = app
         self.limit_for = limit_for  # the body limit, in bytes, for a request path

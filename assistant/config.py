@@ -10,10 +10,15 @@ from typing import Any
 from .errors import BadRequest
 from .params import DEFAULT_ANSWER, DEFAULT_CHUNKING, DEFAULT_RANKING, AnswerParams, ChunkingParams, RankingParams
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent  # templates, static files and data ship inside the package
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
-DATA_DIR = PROJECT_ROOT / "assistant" / "data"
+DATA_DIR = PACKAGE_DIR / "data"
 DEFAULT_THEMES = DATA_DIR / "themes.json"
+
+
+def home() -> Path:
+    """Where the corpus and the index live unless set one by one: ASSISTANT_HOME, else the current folder."""
+    return Path(os.environ.get("ASSISTANT_HOME") or ".").resolve()
 
 
 def _env(name: str, default: str) -> str:
@@ -30,13 +35,13 @@ def _number(name: str, default: float, kind: type) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "index"
+    corpus_dir: Path = Path("corpus")  # under home(): see from_env
+    index_dir: Path = Path("index")
     model: str = BUNDLED_MODEL
     host: str = "127.0.0.1"
     port: int = 8000
-    templates_dir: Path = PROJECT_ROOT / "web" / "templates"
-    static_dir: Path = PROJECT_ROOT / "web" / "static"
+    templates_dir: Path = PACKAGE_DIR / "web" / "templates"
+    static_dir: Path = PACKAGE_DIR / "web" / "static"
     glossary_path: Path = DATA_DIR / "glossary.json"
     themes_path: Path = DEFAULT_THEMES
     max_question_chars: int = 2000
@@ -62,8 +67,8 @@ class Settings:
         """Build settings from the environment; non-None keyword overrides (CLI flags) win."""
         base = cls()
         values: dict[str, object] = {
-            "corpus_dir": Path(_env("CORPUS_DIR", str(base.corpus_dir))),
-            "index_dir": Path(_env("INDEX_DIR", str(base.index_dir))),
+            "corpus_dir": Path(_env("CORPUS_DIR", str(home() / base.corpus_dir))),
+            "index_dir": Path(_env("INDEX_DIR", str(home() / base.index_dir))),
             "model": _env("MODEL", base.model),
             "host": _env("HOST", base.host),
             "port": _number("PORT", base.port, int),

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from . import __version__
 from .config import Settings
 from .errors import NotFound
 from .service import Assistant
@@ -52,6 +53,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         return f"/static/{name}?v={versions.get(name, '0')}"
 
     templates.env.globals["static"] = static
+    templates.env.globals["version"] = __version__
     return templates
 
 

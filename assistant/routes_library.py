@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from . import __version__
 from .errors import ServiceStarting
 from .routes_answers import NOT_FOUND, refusals
 from .service import Assistant
@@ -18,7 +19,7 @@ def library_router(assistant: Assistant) -> APIRouter:
     def health() -> dict[str, Any]:
         """The service and its index; `status` is "starting" until the model is loaded and the index open."""
         assistant.index()
-        return {"status": "ok" if assistant.ready else "starting", **assistant.status()}
+        return {"status": "ok" if assistant.ready else "starting", "app_version": __version__, **assistant.status()}
 
     @router.get("/ready", responses=refusals(503))
     def ready() -> dict[str, Any]:

@@ -60,6 +60,16 @@ def edge_headers(path: str, query: str, status: int, request_id: str, present: s
     return [(name.encode(), value.encode()) for name, value in wanted.items() if name.encode() not in present]
 
 
+def with_edge_headers(start: Message, path: str, query: str, request_id: str) -> Message:
+    """A response's start message with the edge's headers added (an error's own Cache-Control replaced:
+    an error is never stored, whatever the route said)."""
+    headers = list(start.get("headers", []))
+    if start["status"] >= 400:
+        headers = [(key, value) for key, value in headers if key.lower() != b"cache-control"]
+    present = {key.lower() for key, _ in headers}
+    return {**start, "headers": [*headers, *edge_headers(path, query, start["status"], request_id, present)]}
+
+
 class HttpEdge:
     """The ASGI middleware: see the module docstring."""
 
@@ -94,13 +104,7 @@ class HttpEdge:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                present = {key.lower() for key, _ in message.get("headers", [])}
-                if message["status"] >= 400:  # an error is never stored, whatever the route said
-                    present.discard(b"cache-control")
-                    message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
-                                                      if k.lower() != b"cache-control"]}
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  *edge_headers(path, query, message["status"], request_id, present)]}
+                message = with_edge_headers(message, path, query, request_id)
             elif message["type"] == "http.response.body" and head:
                 message = {**message, "body": b""}
             await send(message)

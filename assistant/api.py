@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         return settings.max_upload_bytes + 1024 * 1024 if path.startswith(ADMIN_PREFIX) else settings.max_body_bytes
 
     app.add_middleware(
-        HttpEdge,  # type: ignore[arg-type]
+        HttpEdge,
         limit_for=body_limit,
         admin_gate=lambda path, authorization: admin_refusal(settings, path, authorization),
     )

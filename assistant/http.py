@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .text import describe_size
 
@@ -146,25 +148,16 @@ class HttpEdge:
                 await refuse(500, f"the server failed; quote request id {request_id} when reporting it")
 
 
-def no_delay_protocol() -> type:
+class NoDelayProtocol(H11Protocol):
     """uvicorn's HTTP protocol with TCP_NODELAY set on every connection.
 
     asyncio sets it only on sockets whose protocol reads as TCP; the sockets uvicorn's worker processes
     inherit read as protocol 0, so with --workers every keep-alive response waited for Nagle's algorithm
     and the client's delayed ACK (about 40 ms).
     """
-    import socket
 
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class NoDelayH11Protocol(H11Protocol):
-        def connection_made(self, transport: Any) -> None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().connection_made(transport)
-
-    return NoDelayH11Protocol
-
-
-NoDelayProtocol = no_delay_protocol()
+    def connection_made(self, transport: Any) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)

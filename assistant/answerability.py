@@ -54,6 +54,7 @@ def content_terms(question: str, abbreviations: frozenset[str]) -> list[str]:
 
 def measure(*, question: str, retrieval: Retrieval, index: OpenIndex, abbreviations: frozenset[str],
             params: AnswerParams) -> Evidence:
+    """The four measures for a question (with its abbreviations spelled out) and what retrieval found."""
     top = retrieval.hits[:params.answer_passages]
     best = max((hit.evidence for hit in top), default=0.0)
     nearest = retrieval.nearest_sentences

@@ -12,7 +12,7 @@ from .errors import BadRequest
 from .models import Citation
 
 FORMATS = ("md", "csv", "docx")
-CSV_COLUMNS = ("title", "area", "year", "type", "section", "page", "text", "url", "themes", "reference")
+CSV_COLUMNS = ("title", "area", "year", "type", "section", "paragraph", "page", "text", "url", "themes", "reference")
 TITLE = "Extracts from safeguarding case reviews"
 
 
@@ -41,7 +41,8 @@ def export_extracts(extracts: Sequence[Citation], fmt: str, *, base_url: str = "
 def _reference_lines(extract: Citation, base_url: str) -> list[tuple[str, str]]:
     return [(label, str(value)) for label, value in (
         ("Review", extract.title), ("Area", extract.area), ("Year", extract.year), ("Type", extract.review_type),
-        ("Section", extract.section), ("Page", extract.page), ("Link", base_url.rstrip("/") + extract.url),
+        ("Section", extract.section), ("Paragraph", extract.paragraph), ("Page", extract.page),
+        ("Link", base_url.rstrip("/") + extract.url),
     ) if value not in (None, "")]
 
 
@@ -64,8 +65,8 @@ def _csv(extracts: Sequence[Citation], base_url: str) -> str:
     for extract in extracts:
         writer.writerow([_cell(value) for value in (
             extract.title, extract.area or "", extract.year or "", extract.review_type or "", extract.section or "",
-            extract.page or "", extract.text, base_url.rstrip("/") + extract.url, "; ".join(extract.themes),
-            extract.reference)])
+            extract.paragraph or "", extract.page or "", extract.text, base_url.rstrip("/") + extract.url,
+            "; ".join(extract.themes), extract.reference)])
     return buffer.getvalue()
 
 

@@ -15,7 +15,7 @@ from .errors import IndexUnavailable
 
 MANIFEST = "manifest.json"
 SQLITE = "index.sqlite"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: chunks carry the review's own paragraph numbers
 
 @dataclass
 class DocumentEntry:

@@ -48,6 +48,7 @@ class Chunk:
     start: int
     end: int
     text: str
+    paragraph: str | None = None  # the review's own paragraph number(s): "5.12", or "5.12-5.14" for several
 
     @property
     def chunk_id(self) -> str:
@@ -71,6 +72,7 @@ class Citation:
     text: str
     score: float
     url: str
+    paragraph: str | None = None
     review_type: str | None = None
     themes: list[str] = field(default_factory=list)
     reference: str = ""

@@ -258,5 +258,5 @@ def _meta(row: sqlite3.Row) -> DocumentMeta:
 
 def _stored_chunk(row: sqlite3.Row) -> StoredChunk:
     chunk = Chunk(doc_id=row["doc_id"], n=row["n"], section=row["section"], page=row["page"],
-                  start=row["start"], end=row["end"], text=row["text"])
+                  start=row["start"], end=row["end"], text=row["text"], paragraph=row["paragraph"])
     return StoredChunk(id=row["id"], chunk=chunk, meta=_meta(row))

@@ -9,6 +9,7 @@ from typing import Any
 
 from .embedding import Embedder
 from .errors import BadRequest
+from .ingest.chunking import paragraph_span
 from .models import Chunk
 from .params import DEFAULT_RANKING, RankingParams
 from .reader import ChunkFilter, OpenIndex, StoredChunk
@@ -210,7 +211,9 @@ def _joined(hit: Hit, parts: list[Hit]) -> Hit:
     parts = sorted(parts, key=lambda part: part.stored.chunk.n)
     first, last = parts[0].stored.chunk, parts[-1].stored.chunk
     chunk = Chunk(doc_id=first.doc_id, n=first.n, section=first.section, page=first.page, start=first.start,
-                  end=last.end, text="\n\n".join(part.stored.chunk.text for part in parts))
+                  end=last.end, text="\n\n".join(part.stored.chunk.text for part in parts),
+                  paragraph=paragraph_span([number for part in parts
+                                            for number in (part.stored.chunk.paragraph or "").split("-")]))
     themes = sorted({theme for part in parts for theme in part.stored.themes})
     sentences: list[tuple[float, tuple[int, int]]] = []
     sentence = None

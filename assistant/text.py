@@ -68,6 +68,12 @@ CLAUSE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 PARAGRAPH_NUMBER = re.compile(r"^\s*[A-Z]?\d{1,3}(?:\.\d{1,3})+\.?\s+|^\s*[A-Z]\d{1,3}\.\s+")
 
 
+def paragraph_number(text: str) -> str | None:
+    """The review's own number at the start of a paragraph ('5.12', '5.12.3', 'A2'), if it has one."""
+    match = PARAGRAPH_NUMBER.match(text)
+    return match.group(0).strip().rstrip(".") if match else None
+
+
 def strip_paragraph_number(sentence: str) -> str:
     """A sentence without the paragraph number or list marker in front of it (for quoting)."""
     return strip_list_marker(PARAGRAPH_NUMBER.sub("", sentence.strip(), count=1))

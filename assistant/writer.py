@@ -38,7 +38,7 @@ CREATE TABLE documents (
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id), n INTEGER NOT NULL,
-    section TEXT, page INTEGER, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    section TEXT, page INTEGER, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, paragraph TEXT,
     UNIQUE (doc_id, n)
 );
 CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, body, tokenize = 'porter unicode61');
@@ -124,8 +124,9 @@ class IndexWriter:
         self.next_id += len(chunks)
         rows = list(zip(ids.tolist(), chunks, strict=True))
         self.db.executemany(
-            'INSERT INTO chunks (id, doc_id, n, section, page, start, "end", text) VALUES (?,?,?,?,?,?,?,?)',
-            [(i, c.doc_id, c.n, c.section, c.page, c.start, c.end, c.text) for i, c in rows],
+            'INSERT INTO chunks (id, doc_id, n, section, page, start, "end", text, paragraph) '
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [(i, c.doc_id, c.n, c.section, c.page, c.start, c.end, c.text, c.paragraph) for i, c in rows],
         )
         self.db.executemany(
             "INSERT INTO chunks_fts (rowid, title, section, body) VALUES (?,?,?,?)",

@@ -8,8 +8,8 @@ import pytest
 
 from assistant.ingest import chunk_document, load_document
 from assistant.ingest.chunking import parse_units
-from assistant.models import Chunk
-from assistant.params import DEFAULT_CHUNKING
+from assistant.models import Chunk, DocumentMeta
+from assistant.params import DEFAULT_CHUNKING, ChunkingParams
 
 from .helpers import SEED_CORPUS
 
@@ -107,3 +107,35 @@ def test_long_paragraph_is_split_on_sentences() -> None:
     assert len(chunks) >= 3
     assert all(c.text.endswith("sleep.") for c in chunks)
     assert all(len(c.text.split()) <= DEFAULT_CHUNKING.max_words for c in chunks)
+
+
+def test_paragraph_numbers_are_carried_on_every_chunk(tmp_path: Path) -> None:
+    review = tmp_path / "numbered-review.txt"
+    review.write_text(
+        "Child X: overview report\n\n## 4. Agency involvement\n\n"
+        "4.1 The school recorded the knife as a behaviour matter and informed the police the same day.\n\n"
+        "4.2 No referral was made to children's social care. The designated safeguarding lead was not told.\n\n"
+        "- the exclusion went ahead the next morning without a meeting\n\n"
+        "## 5. Learning\n\n"
+        "An introduction to the learning that carries no number of its own, written as plain text here.\n\n"
+        "5.1 Schools should consult their designated safeguarding lead before any permanent exclusion.\n",
+        encoding="utf-8")
+    chunks = chunk_document(load_document(review), ChunkingParams(target_words=20, min_words=5))
+    assert containing(chunks, "behaviour matter").paragraph == "4.1"
+    assert containing(chunks, "No referral was made").paragraph == "4.2"
+    assert containing(chunks, "without a meeting").paragraph == "4.2"  # an item under 4.2 belongs to 4.2
+    assert containing(chunks, "carries no number").paragraph is None  # a heading resets the numbering
+    assert containing(chunks, "Schools should consult").paragraph == "5.1"
+    packed = chunk_document(load_document(review), ChunkingParams(target_words=100))
+    assert containing(packed, "behaviour matter").paragraph == "4.1-4.2"
+
+
+def test_paragraph_numbers_reach_citations_and_references(tmp_path: Path) -> None:
+    from assistant.citations import citation_for
+    from assistant.reader import StoredChunk
+
+    chunk = Chunk(doc_id="r", n=3, section="5. Learning", page=14, start=0, end=10, text="x", paragraph="5.12")
+    citation = citation_for(StoredChunk(1, chunk, DocumentMeta(title="Child X", year=2021)), 1, 0.5,
+                            theme_labels={}, base_url="http://host/")
+    assert citation.paragraph == "5.12"
+    assert "5. Learning, para 5.12, p. 14." in citation.reference

@@ -115,8 +115,8 @@ def test_export_holds_every_passage_verbatim_with_references(client: TestClient,
         assert positions == sorted(positions)  # the order chosen is kept
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-        assert list(rows[0]) == ["title", "area", "year", "type", "section", "page", "text", "url", "themes",
-                                 "reference"]
+        assert list(rows[0]) == ["title", "area", "year", "type", "section", "paragraph", "page", "text", "url",
+                                 "themes", "reference"]
         assert [row["text"] for row in rows] == [e["text"] for e in extracts]
         assert rows[0]["title"] == extracts[0]["title"]
         assert rows[0]["url"] == "http://127.0.0.1:8000" + extracts[0]["url"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..models import Chunk, Document
 from ..params import ChunkingParams
-from ..text import LIST_MARKER, ends_clause, join_lines, sentence_spans, word_count
+from ..text import LIST_MARKER, ends_clause, join_lines, paragraph_number, sentence_spans, word_count
 
 _NUMBER_WORD = r"(?:\d+(?:\.\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[ivx]+|[a-z])"
 _LABELLED_HEADING = re.compile(
@@ -41,6 +41,7 @@ class Unit:
     start: int
     end: int
     alone: bool = False  # a single line with blank lines around it
+    paragraph: str | None = None  # the review's own paragraph number this unit is, or falls under
 
 
 def clean_inline(text: str) -> str:
@@ -177,17 +178,22 @@ def _promote_bare_headings(units: list[Unit]) -> list[Unit]:
 
 
 def _sections(units: list[Unit]) -> list[tuple[Unit, str | None]]:
-    """Pair every body unit with its section title; subordinate headings nest under the last main one."""
+    """Pair every body unit with its section title; subordinate headings nest under the last main one.
+    Each unit also gets its paragraph number: its own, or that of the numbered paragraph it follows."""
     paired: list[tuple[Unit, str | None]] = []
     main: str | None = None
     section: str | None = None
+    number: str | None = None
     for unit in units:
         if unit.kind == "heading":
             if unit.text.lower() in _SUBORDINATE and main:
                 section = f"{main} — {unit.text}"
             else:
                 main = section = unit.text
+            number = None
             continue
+        number = paragraph_number(unit.text) or number
+        unit.paragraph = number
         paired.append((unit, section))
     return paired
 
@@ -207,7 +213,7 @@ def _split_long(unit: Unit, source: str, params: ChunkingParams) -> list[Unit]:
     for index, run in enumerate(runs):
         text = " ".join(run)
         begin = _locate(source, text, cursor, unit.end)
-        pieces.append(Unit(unit.kind, text, begin, unit.end))
+        pieces.append(Unit(unit.kind, text, begin, unit.end, paragraph=unit.paragraph))
         if index:
             pieces[index - 1].end = max(pieces[index - 1].start + 1, begin - 1)
         cursor = begin
@@ -246,8 +252,17 @@ def chunk_document(document: Document, params: ChunkingParams) -> list[Chunk]:
     for n, (section, units) in enumerate(groups):
         start, end = units[0].start, units[-1].end
         chunks.append(Chunk(doc_id=document.doc_id, n=n, section=section, page=document.page_at(start),
-                            start=start, end=end, text=_render(units)))
+                            start=start, end=end, text=_render(units),
+                            paragraph=paragraph_span([unit.paragraph for unit in units])))
     return chunks
+
+
+def paragraph_span(numbers: list[str | None]) -> str | None:
+    """'5.12' for one paragraph, '5.12-5.14' for a passage running over several; None when unnumbered."""
+    known = [number for number in numbers if number]
+    if not known:
+        return None
+    return known[0] if known[0] == known[-1] else f"{known[0]}-{known[-1]}"
 
 
 def _merge_small(groups: list[tuple[str | None, list[Unit]]], params: ChunkingParams

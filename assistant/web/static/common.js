@@ -43,7 +43,8 @@
 
   /* The body of a citation: title, reference line, section and page, themes, passage, actions. */
   function citationBody(citation, extraActions) {
-    var where = [citation.section, citation.page ? "page " + citation.page : null].filter(Boolean).join(" · ");
+    var where = [citation.section, citation.paragraph ? "para " + citation.paragraph : null,
+                 citation.page ? "page " + citation.page : null].filter(Boolean).join(" · ");
     var meta = [citation.area, citation.year, citation.review_type].filter(Boolean).join(" · ");
     var actions = el("div", { class: "citation-actions" },
       el("a", { href: citation.url, class: "context-link" }, "Read in context",

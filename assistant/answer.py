@@ -12,10 +12,9 @@ from .errors import BadRequest
 from .models import Answer, Citation
 from .params import DEFAULT_ANSWER, AnswerParams
 from .retrieval import Hit, keyword_terms
-from .text import sentence_spans, stem, strip_list_marker, strip_paragraph_number, word_count, words
+from .text import ends_sentence, sentence_spans, stem, strip_list_marker, strip_paragraph_number, word_count, words
 
 MIN_QUOTE_WORDS = 5
-SENTENCE_END = re.compile(r"[.!?][\"”’)]*$")
 LEANS_ON_BEFORE = re.compile(r"^(?:This|These|That|Those|It|They|Such|However|But|As a result|Therefore|"
                              r"He|She|His|Her|Their|Despite this|In addition)\b")
 
@@ -157,4 +156,4 @@ def is_quotable(sentence: str, hit: Hit) -> bool:
     if cleaned.endswith(":"):
         return False
     is_item = strip_list_marker(sentence) != sentence.strip()
-    return is_item or SENTENCE_END.search(cleaned) is not None
+    return is_item or ends_sentence(cleaned)

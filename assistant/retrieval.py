@@ -9,10 +9,10 @@ from typing import Any
 
 from .embedding import Embedder
 from .errors import BadRequest
-from .ingest.chunking import paragraph_span
 from .models import Chunk
 from .params import DEFAULT_RANKING, RankingParams
 from .reader import ChunkFilter, OpenIndex, StoredChunk
+from .text import paragraph_span
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -81,10 +81,15 @@ class Retrieval:
     nearest_sentences: list[float]
 
 
+def content_words(text: str) -> list[str]:
+    """The words of a query that carry its content, lower-cased, in order (repeats kept)."""
+    words = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
+    return [word for word in words if word not in STOPWORDS and len(word) > 1]
+
+
 def keyword_terms(text: str) -> list[str]:
     """The content words of a query, lower-cased and de-duplicated, in order."""
-    terms = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
-    return list(dict.fromkeys(term for term in terms if term not in STOPWORDS and len(term) > 1))
+    return list(dict.fromkeys(content_words(text)))
 
 
 def fts_expression(text: str) -> str:
@@ -95,8 +100,7 @@ def fts_expression(text: str) -> str:
 def fts_pairs_expression(text: str) -> str:
     """FTS5 NEAR groups for each pair of neighbouring content words, so that a passage using two of the
     question's words together ('house fire', 'lead professional') ranks above one using them apart."""
-    terms = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
-    terms = [term for term in terms if term not in STOPWORDS and len(term) > 1]
+    terms = content_words(text)
     pairs = dict.fromkeys((left, right) for left, right in zip(terms, terms[1:], strict=False) if left != right)
     return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in pairs)
 
@@ -282,7 +286,3 @@ def review_names(documents: list[dict[str, Any]]) -> ReviewNames:
         names[document["doc_id"]] = frozenset(found)
     return ReviewNames(names)
 
-
-def reviews_named_in(question: str, names: ReviewNames) -> frozenset[str]:
-    """Doc ids of the reviews whose names appear, as written, in the question."""
-    return names.named_in(question)

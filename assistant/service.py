@@ -24,7 +24,6 @@ from .retrieval import (
     keyword_terms,
     merge_adjacent,
     review_names,
-    reviews_named_in,
     search,
 )
 from .store import IndexStore
@@ -161,7 +160,7 @@ class Assistant:
         in_context = contextualise(question, history)
         expansion = glossary.expand(in_context)
         focus = glossary.expand(question).keyword_text if in_context != question else None
-        named = reviews_named_in(in_context, self._review_names(index))
+        named = self._review_names(index).named_in(in_context)
         retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
                            keyword_query=expansion.keyword_text, phrase_query=expansion.question, focus_query=focus,
                            k=k, filters=filters, named_reviews=named, params=self.settings.ranking)

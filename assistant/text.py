@@ -62,6 +62,8 @@ def stem(word: str) -> str:
 LIST_MARKER = re.compile(r"^\s*(?:[-*•●▪◦–]|\d{1,2}[.)]|\(?[a-z][.)])\s+")
 # A line that ends a clause: a full stop, question or exclamation mark, colon, semicolon or closing quote.
 CLAUSE_END = re.compile(r"[.!?:;\"”’)]\s*$")
+# A whole sentence ends with a full stop, question or exclamation mark (and perhaps closing quotes).
+SENTENCE_END = re.compile(r"[.!?][\"”’)]*$")
 
 
 # A review's own paragraph number in front of a paragraph: '4.13 ', '5.2.1 ', 'A2. '.
@@ -72,6 +74,14 @@ def paragraph_number(text: str) -> str | None:
     """The review's own number at the start of a paragraph ('5.12', '5.12.3', 'A2'), if it has one."""
     match = PARAGRAPH_NUMBER.match(text)
     return match.group(0).strip().rstrip(".") if match else None
+
+
+def paragraph_span(numbers: list[str | None]) -> str | None:
+    """'5.12' for one paragraph, '5.12-5.14' for a passage running over several; None when unnumbered."""
+    known = [number for number in numbers if number]
+    if not known:
+        return None
+    return known[0] if known[0] == known[-1] else f"{known[0]}-{known[-1]}"
 
 
 def strip_paragraph_number(sentence: str) -> str:
@@ -86,6 +96,10 @@ def strip_list_marker(sentence: str) -> str:
 
 def ends_clause(line: str) -> bool:
     return CLAUSE_END.search(line) is not None
+
+
+def ends_sentence(text: str) -> bool:
+    return SENTENCE_END.search(text) is not None
 
 
 def join_lines(left: str, right: str) -> str:

@@ -33,7 +33,7 @@ from common import ROOT, load_questions, rank_of
 from assistant.answer import Turn
 from assistant.build import BuildOptions, build_index, scan_corpus
 from assistant.config import Settings
-from assistant.params import as_dict
+from assistant.params import as_dict, chunking_fingerprint
 from assistant.service import Assistant
 
 COLLECTION = Path(__file__).resolve().parent / "collection"
@@ -96,8 +96,7 @@ def seed_cases() -> list[Case]:
 
 def collection_assistant(*, rebuild: bool = False) -> Assistant:
     """An assistant over corpus/ plus benchmarks/collection/, built once per chunking version."""
-    probe = Settings.from_env()
-    version = Assistant(probe).store.chunking_version
+    version = chunking_fingerprint(Settings.from_env().chunking)
     root = OUT / f"collection-{version}"
     corpus = root / "corpus"
     settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index")

@@ -18,7 +18,6 @@ from assistant.retrieval import (
     keyword_terms,
     merge_adjacent,
     review_names,
-    reviews_named_in,
 )
 from assistant.text import sentence_spans
 
@@ -140,7 +139,7 @@ def test_parentheses_hyphenated_generic_words_and_curly_quotes() -> None:
     ("Safeguarding Board practice with Children", set()),
 ])
 def test_reviews_named_in_the_question(question: str, expected: set[str]) -> None:
-    assert reviews_named_in(question, NAMES) == expected
+    assert NAMES.named_in(question) == expected
 
 
 # --- merge_adjacent and _joined --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..models import Chunk, Document
 from ..params import ChunkingParams
-from ..text import LIST_MARKER, ends_clause, join_lines, paragraph_number, sentence_spans, word_count
+from ..text import LIST_MARKER, ends_clause, join_lines, paragraph_number, paragraph_span, sentence_spans, word_count
 
 _NUMBER_WORD = r"(?:\d+(?:\.\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[ivx]+|[a-z])"
 _LABELLED_HEADING = re.compile(
@@ -256,13 +256,6 @@ def chunk_document(document: Document, params: ChunkingParams) -> list[Chunk]:
                             paragraph=paragraph_span([unit.paragraph for unit in units])))
     return chunks
 
-
-def paragraph_span(numbers: list[str | None]) -> str | None:
-    """'5.12' for one paragraph, '5.12-5.14' for a passage running over several; None when unnumbered."""
-    known = [number for number in numbers if number]
-    if not known:
-        return None
-    return known[0] if known[0] == known[-1] else f"{known[0]}-{known[-1]}"
 
 
 def _merge_small(groups: list[tuple[str | None, list[Unit]]], params: ChunkingParams

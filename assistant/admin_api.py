@@ -1,33 +1,25 @@
-"""Admin routes: upload and delete reviews on a live service. They exist only when ASSISTANT_ADMIN_TOKEN is set."""
+"""Admin routes: add and remove reviews on a live service, and read feedback, insight and the audit trail.
+
+They exist only when someone can be an admin (an admin token, or admin groups with proxy sign-in); the
+HTTP edge refuses everyone else before a body is read, and each route checks again.
+"""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import Response
 
+from .access import Reader
 from .admin import accept_upload, remove_documents
+from .appdata import AppData, AuditEntry
+from .auth import ADMIN_PREFIX, SignIn, reader_of
 from .build import BuildReport
 from .config import Settings
-from .errors import NotFound, Unauthorized
+from .errors import Forbidden, NotFound, Unauthorized
 from .routes_answers import refusals
 from .service import Assistant
-
-ADMIN_PREFIX = "/api/admin"
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assistant admin"'}
-
-
-def admin_refusal(settings: Settings, path: str, authorization: str | None) -> tuple[int, str, dict[str, str]] | None:
-    """Why an admin request must be refused from its headers alone (before its body is read), or None."""
-    if not (path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")):
-        return None
-    if not settings.admin_token:
-        return 404, "admin routes are disabled; set ASSISTANT_ADMIN_TOKEN to enable them", {}
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), settings.admin_token.encode()):
-        return 401, "a valid admin token is required (Authorization: Bearer <token>)", BEARER_CHALLENGE
-    return None
 
 
 def report_json(report: BuildReport) -> dict[str, Any]:
@@ -39,31 +31,78 @@ def report_json(report: BuildReport) -> dict[str, Any]:
     }
 
 
-def admin_router(settings: Settings, assistant: Assistant) -> APIRouter:
+def audit_entries(report: BuildReport, actor: str, address: str) -> list[AuditEntry]:
+    """One audit line per review a write added, replaced or removed."""
+    return [AuditEntry(actor, address, action, doc_id)
+            for action, doc_ids in (("add", report.added), ("replace", report.replaced), ("remove", report.removed))
+            for doc_id in doc_ids]
+
+
+def require_admin(request: Request) -> Reader:
+    """The check the HTTP edge makes before reading a body, made again by every admin route."""
+    reader = reader_of(request)
+    sign_in: SignIn = request.app.state.sign_in
+    refusal = sign_in.admin_refusal(request.url.path, reader)
+    if refusal is not None:
+        raise {404: NotFound, 403: Forbidden}.get(refusal.status, Unauthorized)(refusal.message)
+    return reader
+
+
+Admin = Annotated[Reader, Depends(require_admin)]
+
+
+def admin_router(settings: Settings, assistant: Assistant, appdata: AppData, sign_in: SignIn) -> APIRouter:
     router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"])
+    refused = refusals(401, 403, 404, 409, 413, 415, 422, 503)
 
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        """The same check the HTTP edge makes before reading a body; here for any route it lets through."""
-        refusal = admin_refusal(settings, ADMIN_PREFIX, authorization)
-        if refusal is not None:
-            status, message, _ = refusal
-            raise NotFound(message) if status == 404 else Unauthorized(message)
+    def record(request: Request, reader: Reader, report: BuildReport) -> None:
+        client = request.client.host if request.client else None
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        for entry in audit_entries(report, reader.name or "unknown", sign_in.origin(client, headers)):
+            appdata.audit(entry)
 
-    refused = refusals(401, 404, 409, 413, 415, 422, 503)
-
-    @router.post("/documents", dependencies=[Depends(require_token)], responses=refused)
-    def upload(file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")]) -> dict[str, Any]:
+    @router.post("/documents", responses=refused)
+    def upload(request: Request, reader: Admin,
+               file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")]) -> dict[str, Any]:
         data = file.file.read(settings.max_upload_bytes + 1)
         report = accept_upload(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                uploaded_name=file.filename or "upload", data=data)
+        record(request, reader, report)
         assistant.refresh()  # this worker serves the new version at once; the others within a second
         return report_json(report)
 
-    @router.delete("/documents/{doc_id}", dependencies=[Depends(require_token)], responses=refused)
-    def delete(doc_id: str) -> dict[str, Any]:
+    @router.delete("/documents/{doc_id}", responses=refused)
+    def delete(request: Request, reader: Admin, doc_id: str) -> dict[str, Any]:
         report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                   doc_ids=[doc_id])
+        record(request, reader, report)
         assistant.refresh()
         return report_json(report)
+
+    @router.get("/documents", responses=refused)
+    def documents(reader: Admin) -> dict[str, Any]:
+        """Every review, restricted ones included, with who may read it (`access`: null is public)."""
+        return {"documents": assistant.documents(reader)}
+
+    @router.get("/feedback", responses=refused)
+    def feedback(reader: Admin) -> dict[str, Any]:
+        """The latest 500 answers to "was this helpful?", newest first."""
+        return {"feedback": appdata.feedback()}
+
+    @router.get("/insight", responses=refused)
+    def insight(reader: Admin) -> dict[str, Any]:
+        """What practitioners ask, per theme per month, and the questions the library could not answer."""
+        return {"recording": settings.record_questions, "retention_days": settings.retention_days,
+                "by_theme_and_month": appdata.questions_by_theme_and_month(), "gaps": appdata.library_gaps()}
+
+    @router.get("/insight.csv", responses=refused, response_class=Response)
+    def insight_csv(reader: Admin) -> Response:
+        return Response(appdata.questions_csv(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="questions.csv"'})
+
+    @router.get("/audit", responses=refused)
+    def audit(reader: Admin) -> dict[str, Any]:
+        """Who added, replaced or removed which review, when and from where; newest first."""
+        return {"audit": appdata.audit_trail()}
 
     return router

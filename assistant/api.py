@@ -15,7 +15,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .admin_api import ADMIN_PREFIX, BEARER_CHALLENGE, admin_refusal, admin_router
+from .admin_api import admin_router
+from .appdata import AppData
+from .auth import ADMIN_PREFIX, BEARER_CHALLENGE, SignIn
 from .config import Settings
 from .embedding import share_cores
 from .errors import AssistantError
@@ -51,6 +53,8 @@ def _describe_validation(error: RequestValidationError) -> tuple[int, str]:
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     assistant = assistant or Assistant(settings)
+    sign_in = SignIn(settings)
+    appdata = AppData(settings.data_dir, retention_days=settings.retention_days)
     if settings.workers > 1:
         share_cores(settings.workers)
     @contextlib.asynccontextmanager
@@ -70,6 +74,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                                "no-store."),
                   lifespan=lifespan)
     app.state.assistant = assistant
+    app.state.sign_in = sign_in
+    app.state.appdata = appdata
     templates = make_templates(settings)
 
     add_error_handlers(app, templates)
@@ -81,12 +87,12 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.add_middleware(
         HttpEdge,
         limit_for=body_limit,
-        admin_gate=lambda path, authorization: admin_refusal(settings, path, authorization),
+        gate=sign_in.check,
     )
 
-    app.include_router(answers_router(assistant))
+    app.include_router(answers_router(assistant, appdata))
     app.include_router(library_router(assistant))
-    app.include_router(admin_router(settings, assistant))
+    app.include_router(admin_router(settings, assistant, appdata, sign_in))
     add_pages(app, settings, assistant, templates)
     return app
 

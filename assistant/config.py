@@ -33,6 +33,19 @@ def _number(name: str, default: float, kind: type) -> Any:
         raise BadRequest(f"ASSISTANT_{name} must be a number, not {raw!r}") from None
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default).strip().lower()
+    if value not in allowed:
+        raise BadRequest(f"ASSISTANT_{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated setting: 'a, b' -> ('a', 'b')."""
+    raw = os.environ.get(f"ASSISTANT_{name}")
+    return default if raw is None else tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = Path("corpus")  # under home(): see from_env
@@ -58,6 +71,17 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     # Any other request body (a question with its conversation, an export list) is refused past this size.
     max_body_bytes: int = 1024 * 1024
+    # Sign-in: "open" (no sign-in; a single-machine install) or "proxy" (identity and groups from headers set
+    # by the council's sign-in proxy, accepted only from the trusted proxy addresses; see auth.py).
+    auth: str = "open"
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # addresses or networks (10.0.0.0/8)
+    admin_groups: tuple[str, ...] = ()  # members of these groups are admins, as the token's holder is
+    # Feedback, recorded questions and the audit trail: an SQLite file that survives index rebuilds.
+    data_dir: Path = Path("appdata")
+    record_questions: bool = False  # store each question (redacted) with its outcome, for insight
+    retention_days: int = 90  # recorded questions and feedback older than this are deleted
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ranking: RankingParams = DEFAULT_RANKING
     answer: AnswerParams = DEFAULT_ANSWER
@@ -76,6 +100,15 @@ class Settings:
             "admin_token": os.environ.get("ASSISTANT_ADMIN_TOKEN") or None,
             "public_url": os.environ.get("ASSISTANT_PUBLIC_URL") or None,
             "max_upload_bytes": _number("MAX_UPLOAD_MB", base.max_upload_bytes // (1024 * 1024), int) * 1024 * 1024,
+            "auth": _choice("AUTH", base.auth, ("open", "proxy")),
+            "user_header": _env("USER_HEADER", base.user_header),
+            "groups_header": _env("GROUPS_HEADER", base.groups_header),
+            "trusted_proxies": _list("TRUSTED_PROXIES", base.trusted_proxies),
+            "admin_groups": _list("ADMIN_GROUPS", base.admin_groups),
+            "data_dir": Path(_env("DATA_DIR", str(home() / base.data_dir))),
+            "record_questions": _choice("RECORD_QUESTIONS", "false", ("true", "false", "1", "0", "yes", "no"))
+            in ("true", "1", "yes"),
+            "retention_days": _number("RETENTION_DAYS", base.retention_days, int),
         }
         names = {f.name for f in fields(cls)}
         for key, value in overrides.items():

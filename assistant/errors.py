@@ -56,6 +56,16 @@ class Unauthorized(AssistantError):
     status = 401
 
 
+class PersonalDataRefused(AssistantError):
+    """A question that looks like it identifies a child or family: not answered, not stored."""
+
+    status = 422
+
+
+class Forbidden(AssistantError):
+    status = 403
+
+
 class PayloadTooLarge(AssistantError):
     status = 413
 

@@ -63,14 +63,14 @@ def _csv(extracts: Sequence[Citation], base_url: str) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for extract in extracts:
-        writer.writerow([_cell(value) for value in (
+        writer.writerow([safe_cell(value) for value in (
             extract.title, extract.area or "", extract.year or "", extract.review_type or "", extract.section or "",
             extract.paragraph or "", extract.page or "", extract.text, base_url.rstrip("/") + extract.url,
             "; ".join(extract.themes), extract.reference)])
     return buffer.getvalue()
 
 
-def _cell(value: object) -> object:
+def safe_cell(value: object) -> object:
     """A cell a spreadsheet will not run: text starting with = + - @ (or a tab or carriage return) is
     prefixed with an apostrophe, which spreadsheets show as text."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):

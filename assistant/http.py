@@ -1,7 +1,7 @@
 """HTTP details below the routes, as one small ASGI middleware around the whole app: a request id and the
-security and cache headers on every response (errors included), request bodies refused by size while
-they are read, admin writes refused by their token before their body is read, and HEAD answered
-wherever GET is.
+security and cache headers on every response (errors included), the reader of each request worked out
+from its sign-in headers (and refused before its body is read when sign-in or admin rights are missing;
+see auth.py), request bodies refused by size while they are read, and HEAD answered wherever GET is.
 
 It runs outside FastAPI's own error handling, so what it refuses it answers itself, in the one JSON
 error shape.
@@ -19,6 +19,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .access import Reader
+from .auth import Refusal
 from .text import describe_size
 
 Scope = MutableMapping[str, Any]
@@ -26,8 +28,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-# (path, Authorization header) -> (status, message, headers) when a write must be refused unread, else None
-AdminGate = Callable[[str, str | None], tuple[int, str, dict[str, str]] | None]
+# (path, client address, lower-cased headers) -> the request's reader, or why it is refused unread
+Gate = Callable[[str, str | None, dict[str, str]], Reader | Refusal]
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -75,20 +77,20 @@ def with_edge_headers(start: Message, path: str, query: str, request_id: str) ->
 class HttpEdge:
     """The ASGI middleware: see the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int], admin_gate: AdminGate) -> None:
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int], gate: Gate) -> None:
         self.app = app
         self.limit_for = limit_for  # the body limit, in bytes, for a request path
-        self.admin_gate = admin_gate
+        self.gate = gate
 
-    def refusal(self, method: str, path: str, headers: dict[str, str], limit: int
-                ) -> tuple[int, str, dict[str, str]] | None:
-        """Why a request is refused from its headers alone, before its body is read; None to go on."""
-        if method not in ("GET", "HEAD") and (refused := self.admin_gate(path, headers.get("authorization"))):
-            return refused
+    def admit(self, path: str, client: str | None, headers: dict[str, str], limit: int) -> Reader | Refusal:
+        """The reader of a request, or why it is refused from its headers alone, before its body is read."""
+        outcome = self.gate(path, client, headers)
+        if isinstance(outcome, Refusal):
+            return outcome
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            return 413, f"the request body is larger than the {describe_size(limit)} limit", {}
-        return None
+            return Refusal(413, f"the request body is larger than the {describe_size(limit)} limit", {})
+        return outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,9 +121,12 @@ class HttpEdge:
             await edge_send({"type": "http.response.body", "body": body})
 
         head = False
-        if refusal := self.refusal(scope["method"], path, headers, limit):
-            await refuse(*refusal)
+        client = scope.get("client")
+        admitted = self.admit(path, client[0] if client else None, headers, limit)
+        if isinstance(admitted, Refusal):
+            await refuse(admitted.status, admitted.message, admitted.headers)
             return
+        scope["state"]["reader"] = admitted
         if scope["method"] == "HEAD":
             head = True
             scope = {**scope, "method": "GET"}

@@ -17,6 +17,8 @@ class DocumentMeta:
     year: int | None = None
     published: str | None = None
     review_type: str | None = None
+    # None: public. Otherwise the groups that may read it (empty: admins only); see access.py.
+    access: tuple[str, ...] | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from . import __version__
+from .auth import CurrentReader, admin_enabled
 from .config import Settings
 from .errors import NotFound
+from .personal_data import browser_rules
 from .service import Assistant
 
 EXAMPLES = (
@@ -68,41 +71,45 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
         return templates.TemplateResponse(request, template, context, status_code=status)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def chat(request: Request) -> HTMLResponse:
+    def chat(request: Request, reader: CurrentReader) -> HTMLResponse:
         return page(request, "index.html", active="ask", examples=EXAMPLES,
-                    documents=len(assistant.index().manifest.documents),
-                    max_chars=settings.max_question_chars)
+                    documents=len(assistant.documents(reader)), max_chars=settings.max_question_chars,
+                    personal_data=json.dumps(browser_rules()))
 
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
-    def documents(request: Request) -> HTMLResponse:
-        return page(request, "documents.html", active="documents", documents=assistant.documents())
+    def documents(request: Request, reader: CurrentReader) -> HTMLResponse:
+        return page(request, "documents.html", active="documents", documents=assistant.documents(reader))
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
-    def document(request: Request, doc_id: str) -> HTMLResponse:
+    def document(request: Request, doc_id: str, reader: CurrentReader) -> HTMLResponse:
         if not DOC_ID.match(doc_id):
             raise NotFound(f"no review with id {doc_id!r}")
-        doc, chunks = assistant.document(doc_id)
+        doc, chunks = assistant.document(doc_id, reader)
         sections = [(section, list(group)) for section, group in
                     itertools.groupby(chunks, key=lambda stored: stored.chunk.section)]
         return page(request, "document.html", active="documents", document=doc, sections=sections)
 
     @app.get("/extracts", response_class=HTMLResponse, include_in_schema=False)
-    def extracts(request: Request) -> HTMLResponse:
+    def extracts(request: Request, reader: CurrentReader) -> HTMLResponse:
         return page(request, "extracts.html", active="extracts", themes=assistant.themes,
-                    facets=assistant.index().facets(), max_chars=settings.max_question_chars)
+                    facets=assistant.facets(reader), max_chars=settings.max_question_chars,
+                    personal_data=json.dumps(browser_rules()))
 
     @app.get("/themes", response_class=HTMLResponse, include_in_schema=False)
-    def themes(request: Request) -> HTMLResponse:
-        summary = sorted(assistant.theme_summary(), key=lambda theme: (-theme["documents"], -theme["chunks"]))
+    def themes(request: Request, reader: CurrentReader) -> HTMLResponse:
+        summary = sorted(assistant.theme_summary(reader), key=lambda theme: (-theme["documents"], -theme["chunks"]))
         return page(request, "themes.html", active="themes", themes=summary,
-                    total=len(assistant.index().manifest.documents))
+                    total=len(assistant.documents(reader)))
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
-    def admin(request: Request) -> HTMLResponse:
-        if not settings.admin_token:
-            raise NotFound("the admin page is disabled; set ASSISTANT_ADMIN_TOKEN to enable it")
-        return page(request, "admin.html", documents=assistant.documents(),
-                    max_mb=settings.max_upload_bytes // (1024 * 1024))
+    def admin(request: Request, reader: CurrentReader) -> HTMLResponse:
+        """The form and the lists come from the admin API, with the token typed here or the admin's sign-in."""
+        if not admin_enabled(settings):
+            raise NotFound("the admin page is disabled; set ASSISTANT_ADMIN_TOKEN (or ASSISTANT_ADMIN_GROUPS) "
+                           "to enable it")
+        return page(request, "admin.html", max_mb=settings.max_upload_bytes // (1024 * 1024),
+                    token_needed=not reader.is_admin, recording=settings.record_questions,
+                    retention_days=settings.retention_days)
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -13,6 +13,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from .access import access_from_json
 from .errors import IndexUnavailable
 from .manifest import SQLITE, Manifest, segment_files, verify_files
 from .models import Chunk, Document, DocumentMeta
@@ -26,7 +27,7 @@ class ChunkFilter:
     parameters: tuple[Any, ...] = ()
 
 
-CHUNK_QUERY = ("SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type "
+CHUNK_QUERY = ("SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type, d.access "
                "FROM chunks c JOIN documents d USING (doc_id)")
 
 
@@ -80,6 +81,10 @@ class OpenIndex:
                 from None
         self._db.row_factory = sqlite3.Row
         self._db_lock = threading.Lock()
+        # doc id -> the groups that may read it (empty: admins only), for the restricted reviews alone
+        self.restricted: dict[str, frozenset[str]] = {
+            row["doc_id"]: access_from_json(row["access"]) or frozenset()
+            for row in self._rows("SELECT doc_id, access FROM documents WHERE access IS NOT NULL")}
         self.vectors = _merged([directory / segment_files(s)[0] for s in manifest.segments], live_chunks,
                                manifest.dimension)
         self.sentence_vectors = _merged([directory / segment_files(s)[1] for s in manifest.segments],
@@ -202,39 +207,43 @@ class OpenIndex:
         rows = self._rows(f"{CHUNK_QUERY} WHERE c.doc_id = ? ORDER BY c.n", (doc_id,))
         return [_stored_chunk(row) for row in rows]
 
-    def documents(self) -> list[dict[str, Any]]:
+    def documents(self, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """The reviews, newest first, except the `hidden` ones; `access` is None for a public review."""
+        where, parameters = _excluding(hidden, "d.doc_id", "WHERE")
         rows = self._rows(
             "SELECT d.doc_id, d.file_name, d.title, d.area, d.partnership, d.year, d.published, d.review_type, "
-            "d.content_hash, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
-            "GROUP BY d.doc_id ORDER BY d.year DESC, d.title"
+            "d.content_hash, d.access, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
+            f"{where} GROUP BY d.doc_id ORDER BY d.year DESC, d.title", parameters
         )
-        return [dict(row) for row in rows]
+        return [{**dict(row), "access": _access(row)} for row in rows]
 
-    def theme_counts(self) -> dict[str, tuple[int, int]]:
-        """Per theme id: (documents, chunks) tagged with it."""
+    def theme_counts(self, hidden: frozenset[str] = frozenset()) -> dict[str, tuple[int, int]]:
+        """Per theme id: (documents, chunks) tagged with it, among the reviews not `hidden`."""
+        where, parameters = _excluding(hidden, "c.doc_id", "WHERE")
         rows = self._rows("SELECT t.theme, COUNT(DISTINCT c.doc_id) AS documents, COUNT(*) AS chunks "
-                          "FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id GROUP BY t.theme")
+                          f"FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id {where} GROUP BY t.theme",
+                          parameters)
         return {row["theme"]: (row["documents"], row["chunks"]) for row in rows}
 
-    def theme_by_document(self, theme: str) -> list[dict[str, Any]]:
-        """The reviews that raise a theme, with how many of their passages do, most first."""
+    def theme_by_document(self, theme: str, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """The reviews (not `hidden`) that raise a theme, with how many of their passages do, most first."""
+        where, parameters = _excluding(hidden, "d.doc_id", "AND")
         rows = self._rows(
             "SELECT d.doc_id, d.title, d.area, d.year, d.review_type, COUNT(*) AS chunks, "
             "(SELECT COUNT(*) FROM chunks a WHERE a.doc_id = d.doc_id) AS total_chunks "
             "FROM chunk_themes t JOIN chunks c ON c.id = t.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
-            "WHERE t.theme = ? GROUP BY d.doc_id ORDER BY chunks DESC, d.year DESC", (theme,))
+            f"WHERE t.theme = ? {where} GROUP BY d.doc_id ORDER BY chunks DESC, d.year DESC", (theme, *parameters))
         return [dict(row) for row in rows]
 
-    def facets(self) -> dict[str, list[Any]]:
-        """The values the documents take for each filter: areas, review types, years."""
-        return {
-            "areas": [r[0] for r in self._rows("SELECT DISTINCT area FROM documents WHERE area IS NOT NULL "
-                                               "ORDER BY area")],
-            "types": [r[0] for r in self._rows("SELECT DISTINCT review_type FROM documents WHERE review_type "
-                                               "IS NOT NULL ORDER BY review_type")],
-            "years": [r[0] for r in self._rows("SELECT DISTINCT year FROM documents WHERE year IS NOT NULL "
-                                               "ORDER BY year")],
-        }
+    def facets(self, hidden: frozenset[str] = frozenset()) -> dict[str, list[Any]]:
+        """The values the documents (not `hidden`) take for each filter: areas, review types, years."""
+        where, parameters = _excluding(hidden, "doc_id", "AND")
+
+        def values(column: str) -> list[Any]:
+            return [r[0] for r in self._rows(f"SELECT DISTINCT {column} FROM documents WHERE {column} IS NOT NULL "
+                                             f"{where} ORDER BY {column}", parameters)]
+
+        return {"areas": values("area"), "types": values("review_type"), "years": values("year")}
 
     def document(self, doc_id: str) -> Document | None:
         rows = self._rows("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
@@ -251,9 +260,23 @@ class OpenIndex:
             self._db.close()
 
 
+def _excluding(hidden: frozenset[str], column: str, keyword: str) -> tuple[str, list[str]]:
+    """An SQL condition (starting with `keyword`) leaving out the hidden reviews, and its parameters."""
+    if not hidden:
+        return "", []
+    return f"{keyword} {column} NOT IN ({','.join('?' * len(hidden))})", sorted(hidden)
+
+
+def _access(row: sqlite3.Row) -> list[str] | None:
+    groups = access_from_json(row["access"])
+    return None if groups is None else sorted(groups)
+
+
 def _meta(row: sqlite3.Row) -> DocumentMeta:
+    access = _access(row)
     return DocumentMeta(title=row["title"], area=row["area"], partnership=row["partnership"], year=row["year"],
-                        published=row["published"], review_type=row["review_type"])
+                        published=row["published"], review_type=row["review_type"],
+                        access=None if access is None else tuple(access))
 
 
 def _stored_chunk(row: sqlite3.Row) -> StoredChunk:

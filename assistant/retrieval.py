@@ -28,13 +28,15 @@ ought must might may shall us let lets i'm i've it's what's
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Narrow a search to a theme, an area, a review type or a span of years."""
+    """Narrow a search to a theme, an area, a review type or a span of years, and leave out the reviews
+    hidden from the reader (applied inside the search, before ranking is cut to k)."""
 
     theme: str | None = None
     area: str | None = None
     review_type: str | None = None
     year_from: int | None = None
     year_to: int | None = None
+    hidden: frozenset[str] = frozenset()
 
     def chunk_filter(self) -> ChunkFilter | None:
         clauses: list[str] = []
@@ -49,6 +51,9 @@ class SearchFilters:
             if value is not None:
                 clauses.append(clause)
                 parameters.append(value)
+        if self.hidden:
+            clauses.append(f"d.doc_id NOT IN ({','.join('?' * len(self.hidden))})")
+            parameters.extend(sorted(self.hidden))
         if not clauses:
             return None
         sql = "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE " + " AND ".join(clauses)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .answer import Turn
+from .appdata import AppData
+from .auth import CurrentReader
+from .errors import PersonalDataRefused
 from .export import export_extracts
 from .models import Answer, Citation
+from .personal_data import WARNING, identifying_kinds
 from .service import FIRST_YEAR, LAST_YEAR, Assistant
 from .text import is_valid_unicode
 
@@ -78,18 +82,48 @@ class ExportRequest(Strict):
     format: Text = Field(max_length=10, description="md, csv or docx")
 
 
-def answers_router(assistant: Assistant) -> APIRouter:
+class FeedbackRequest(Strict):
+    kind: Literal["answer", "extract"] = Field(description="Feedback on an answer, or on a search's extracts.")
+    helpful: bool
+    question: Text = Field(max_length=2_000, description="The question or search it is about.")
+    comment: Text | None = Field(default=None, max_length=2_000)
+    coverage: Literal["direct", "related", "none"] | None = Field(default=None, description="The answer's coverage.")
+    citations: list[Annotated[Text, Field(max_length=220)]] = Field(
+        default_factory=list, max_length=50, description="The passage ids ('review-id#3') that were shown.")
+
+
+def refuse_personal_data(text: str) -> None:
+    """A question that looks like it identifies a child or family is not answered (nor logged)."""
+    kinds = identifying_kinds(text)
+    if kinds:
+        raise PersonalDataRefused(f"{WARNING} (It looks like it holds: {', '.join(kinds)}.)")
+
+
+def answers_router(assistant: Assistant, appdata: AppData) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["answers"])
+    settings = assistant.settings
 
     @router.post("/ask", response_model=Answer, responses=ERRORS)
-    def ask(body: AskRequest) -> Answer:
+    def ask(body: AskRequest, reader: CurrentReader) -> Answer:
+        refuse_personal_data(body.question)
         history = [Turn(turn.question, turn.answer) for turn in body.history]
-        return assistant.ask(body.question, history=history, k=body.k,
-                             filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
-                             base_url=assistant.settings.link_base)
+        answer = assistant.ask(body.question, history=history, k=body.k,
+                               filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
+                               base_url=settings.link_base, reader=reader)
+        if settings.record_questions:
+            appdata.record_question(answer.question, answer.coverage, assistant.question_themes(answer))
+        return answer
+
+    @router.post("/feedback", responses=ERRORS, status_code=201)
+    def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        """Was this answer (or extract) helpful? Stored with the question and comment redacted."""
+        stored = appdata.add_feedback(kind=body.kind, helpful=body.helpful, question=body.question,
+                                      comment=body.comment, coverage=body.coverage, citations=body.citations)
+        return {"id": stored, "thanks": "Thank you: your feedback helps the partnership improve the library."}
 
     @router.get("/search", response_model=SearchResponse, responses=ERRORS)
     def search(
+        reader: CurrentReader,
         q: str = Query(default="", max_length=2_000,
                        description="What to search for (may be empty when browsing a theme)."),
         k: int | None = Query(default=None, ge=1, le=50, description="How many passages, 1-50 (default 5)."),
@@ -100,15 +134,16 @@ def answers_router(assistant: Assistant) -> APIRouter:
         year_from: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
         year_to: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
     ) -> SearchResponse:
+        refuse_personal_data(q)
         filters = {"theme": theme, "area": area, "type": type, "year_from": year_from, "year_to": year_to}
-        results = assistant.search(q, k=k, filters=filters, base_url=assistant.settings.link_base)
+        results = assistant.search(q, k=k, filters=filters, base_url=settings.link_base, reader=reader)
         return SearchResponse(query=q, filters={key: v for key, v in filters.items() if v is not None},
                               results=results)
 
     @router.post("/export", responses={**ERRORS, **NOT_FOUND}, response_class=Response)
-    def export(body: ExportRequest) -> Response:
-        extracts = assistant.extracts(body.chunk_ids, base_url=assistant.settings.link_base)
-        exported = export_extracts(extracts, body.format, base_url=assistant.settings.link_base)
+    def export(body: ExportRequest, reader: CurrentReader) -> Response:
+        extracts = assistant.extracts(body.chunk_ids, base_url=settings.link_base, reader=reader)
+        exported = export_extracts(extracts, body.format, base_url=settings.link_base)
         return Response(exported.content, media_type=exported.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{exported.file_name}"'})
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from . import __version__
+from .auth import CurrentReader
 from .errors import ServiceStarting
 from .routes_answers import NOT_FOUND, refusals
 from .service import Assistant
@@ -16,10 +17,13 @@ def library_router(assistant: Assistant) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["library"])
 
     @router.get("/health", responses=refusals(503))
-    def health() -> dict[str, Any]:
-        """The service and its index; `status` is "starting" until the model is loaded and the index open."""
+    def health(reader: CurrentReader) -> dict[str, Any]:
+        """The service and its index; `status` is "starting" until the model is loaded and the index open.
+        The counts are of the reviews the caller may read (public ones for a load balancer)."""
         assistant.index()
-        return {"status": "ok" if assistant.ready else "starting", "app_version": __version__, **assistant.status()}
+        documents = assistant.documents(reader)
+        return {"status": "ok" if assistant.ready else "starting", "app_version": __version__, **assistant.status(),
+                "documents": len(documents), "chunks": sum(int(doc["chunks"]) for doc in documents)}
 
     @router.get("/ready", responses=refusals(503))
     def ready() -> dict[str, Any]:
@@ -29,24 +33,24 @@ def library_router(assistant: Assistant) -> APIRouter:
         return {"ready": True}
 
     @router.get("/themes")
-    def themes() -> dict[str, Any]:
-        return {"themes": assistant.theme_summary()}
+    def themes(reader: CurrentReader) -> dict[str, Any]:
+        return {"themes": assistant.theme_summary(reader)}
 
     @router.get("/themes/{theme_id}", responses=NOT_FOUND)
-    def theme(theme_id: str) -> dict[str, Any]:
-        return assistant.theme_across_reviews(theme_id)
+    def theme(theme_id: str, reader: CurrentReader) -> dict[str, Any]:
+        return assistant.theme_across_reviews(theme_id, reader)
 
     @router.get("/facets")
-    def facets() -> dict[str, Any]:
-        return assistant.index().facets()
+    def facets(reader: CurrentReader) -> dict[str, Any]:
+        return assistant.facets(reader)
 
     @router.get("/documents")
-    def documents() -> dict[str, Any]:
-        return {"documents": assistant.documents()}
+    def documents(reader: CurrentReader) -> dict[str, Any]:
+        return {"documents": assistant.documents(reader)}
 
     @router.get("/documents/{doc_id}", responses=NOT_FOUND)
-    def document(doc_id: str) -> dict[str, Any]:
-        doc, chunks = assistant.document(doc_id)
+    def document(doc_id: str, reader: CurrentReader) -> dict[str, Any]:
+        doc, chunks = assistant.document(doc_id, reader)
         return {
             "doc_id": doc.doc_id, "file_name": doc.file_name, **doc.meta.__dict__,
             "chunks": [{"n": s.chunk.n, "chunk_id": s.chunk.chunk_id, "section": s.chunk.section,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from .access import ANONYMOUS, Reader, hidden_from
 from .answer import Turn, compose_answer, contextualise, validate_question
 from .answerability import COVERAGE_NONE, Evidence, judge, measure
 from .citations import citation_for
@@ -151,6 +153,17 @@ class Assistant:
                                 year_from=years[0], year_to=years[1])
         return None if filters == SearchFilters() else filters
 
+    def hidden(self, index: OpenIndex, reader: Reader) -> frozenset[str]:
+        """The reviews of this index the reader may not see."""
+        return hidden_from(reader, index.restricted) if index.restricted else frozenset()
+
+    def _scoped(self, filters: SearchFilters | None, index: OpenIndex, reader: Reader) -> SearchFilters | None:
+        """The person's filters with the reviews hidden from them left out."""
+        hidden = self.hidden(index, reader)
+        if not hidden:
+            return filters
+        return replace(filters or SearchFilters(), hidden=hidden)
+
     # --- asking and searching ----------------------------------------------------------------
 
     def _retrieve(self, index: OpenIndex, question: str, history: Sequence[Turn], k: int,
@@ -184,7 +197,8 @@ class Assistant:
         return merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
-            filters: Mapping[str, Any] | None = None, base_url: str = "") -> Answer:
+            filters: Mapping[str, Any] | None = None, base_url: str = "", reader: Reader = ANONYMOUS) -> Answer:
+        """Answer from the reviews the reader may see (an anonymous reader sees the public ones)."""
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         checked = self.filters_from(filters)
@@ -192,6 +206,7 @@ class Assistant:
             return compose_answer(question=question, searched=question, hits=[], coverage=COVERAGE_NONE,
                                   evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
         index = self.index()
+        checked = self._scoped(checked, index, reader)
         expansion, retrieval = self._retrieve(index, question, history, k, checked)
         glossary = load_glossary(self.settings.glossary_path)
         evidence = measure(question=expansion.dense_text, retrieval=retrieval, index=index,
@@ -202,8 +217,16 @@ class Assistant:
                               coverage=judge(evidence, self.settings.answer), evidence=evidence,
                               cite=self._cite(base_url), params=self.settings.answer)
 
+    def question_themes(self, answer: Answer) -> list[str]:
+        """The themes a question raises, for insight: those whose terms it uses, and (when it was answered
+        directly) those of the passage it was answered from."""
+        themes = {theme.label for theme in self.themes if theme.pattern.search(answer.question)}
+        if answer.found and answer.citations:
+            themes.update(answer.citations[0].themes)
+        return sorted(themes)
+
     def search(self, query: object, *, k: int | None = None, filters: Mapping[str, Any] | None = None,
-               base_url: str = "") -> list[Citation]:
+               base_url: str = "", reader: Reader = ANONYMOUS) -> list[Citation]:
         """Passages for a trainer: best first, across reviews. With a theme and no words, browse the theme."""
         checked = self.filters_from(filters)
         if (query is None or (isinstance(query, str) and not query.strip())) and checked and checked.theme:
@@ -211,23 +234,25 @@ class Assistant:
             query = f"{theme.label}. {theme.description}"
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        hits = self._retrieve(self.index(), query, (), k, checked)[1].hits
+        index = self.index()
+        hits = self._retrieve(index, query, (), k, self._scoped(checked, index, reader))[1].hits
         cite = self._cite(base_url)
         return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
 
-    def extracts(self, chunk_ids: object, *, base_url: str = "") -> list[Citation]:
+    def extracts(self, chunk_ids: object, *, base_url: str = "", reader: Reader = ANONYMOUS) -> list[Citation]:
         """The passages named by chunk ids ('doc#n'), in the order given; any unknown id is refused."""
         if not isinstance(chunk_ids, list) or not chunk_ids or not all(
                 isinstance(c, str) and is_valid_unicode(c) for c in chunk_ids):
             raise BadRequest("chunk_ids must be a non-empty list of passage ids such as 'review-id#3'")
         index = self.index()
+        hidden = self.hidden(index, reader)
         found: list[StoredChunk] = []
         missing = []
         for chunk_id in chunk_ids:
             doc_id, _, number = chunk_id.rpartition("#")
             valid = doc_id and number.isascii() and number.isdigit() and len(number) <= 9
             stored = index.chunk_by_key(doc_id, int(number)) if valid else None
-            if stored is None:
+            if stored is None or stored.chunk.doc_id in hidden:
                 missing.append(chunk_id)
             else:
                 found.append(stored)
@@ -239,33 +264,40 @@ class Assistant:
 
     # --- documents, themes, status -------------------------------------------------------------
 
-    def documents(self) -> list[dict[str, Any]]:
-        return self.index().documents()
+    def documents(self, reader: Reader = ANONYMOUS) -> list[dict[str, Any]]:
+        index = self.index()
+        return index.documents(self.hidden(index, reader))
 
-    def document(self, doc_id: str) -> tuple[Document, list[StoredChunk]]:
+    def document(self, doc_id: str, reader: Reader = ANONYMOUS) -> tuple[Document, list[StoredChunk]]:
         if not isinstance(doc_id, str) or not doc_id or len(doc_id) > 200:
             raise BadRequest("a document id is required")
         index = self.index()
         document = index.document(doc_id)
-        if document is None:
+        if document is None or doc_id in self.hidden(index, reader):  # a hidden review is not there at all
             raise NotFound(f"no review with id {doc_id!r}")
         return document, index.document_chunks(doc_id)
 
-    def theme_summary(self) -> list[dict[str, Any]]:
-        """Every theme with how many reviews and passages of the current index raise it."""
-        counts = self.index().theme_counts()
+    def facets(self, reader: Reader = ANONYMOUS) -> dict[str, list[Any]]:
+        index = self.index()
+        return index.facets(self.hidden(index, reader))
+
+    def theme_summary(self, reader: Reader = ANONYMOUS) -> list[dict[str, Any]]:
+        """Every theme with how many reviews and passages (that the reader may see) raise it."""
+        index = self.index()
+        counts = index.theme_counts(self.hidden(index, reader))
         return [{"id": t.id, "label": t.label, "description": t.description,
                  "documents": counts.get(t.id, (0, 0))[0], "chunks": counts.get(t.id, (0, 0))[1]}
                 for t in self.themes]
 
-    def theme_across_reviews(self, theme_id: str) -> dict[str, Any]:
+    def theme_across_reviews(self, theme_id: str, reader: Reader = ANONYMOUS) -> dict[str, Any]:
         """Which reviews raise a theme and how often: does the lesson recur?"""
         theme = next((t for t in self.themes if t.id == theme_id), None)
         if theme is None:
             raise NotFound(f"no theme with id {theme_id!r}")
         index = self.index()
-        documents = index.theme_by_document(theme_id)
-        total = len(index.manifest.documents)
+        hidden = self.hidden(index, reader)
+        documents = index.theme_by_document(theme_id, hidden)
+        total = len(index.manifest.documents) - len(hidden)
         return {"id": theme.id, "label": theme.label, "description": theme.description, "documents": documents,
                 "reviews_total": total,
                 "summary": f"{theme.label} appears in {len(documents)} of {total} reviews."}

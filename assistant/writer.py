@@ -16,6 +16,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from .access import access_to_json
 from .manifest import (
     MANIFEST,
     SQLITE,
@@ -34,7 +35,7 @@ SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, file_name TEXT NOT NULL, title TEXT NOT NULL, area TEXT, partnership TEXT,
     year INTEGER, published TEXT, review_type TEXT, content_hash TEXT NOT NULL, text TEXT NOT NULL,
-    page_starts TEXT NOT NULL
+    page_starts TEXT NOT NULL, access TEXT
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id), n INTEGER NOT NULL,
@@ -115,10 +116,11 @@ class IndexWriter:
             raise ValueError("one vector, one list of themes and one list of sentences per chunk")
         meta = document.meta
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents (doc_id, file_name, title, area, partnership, year, published, review_type, "
+            "content_hash, text, page_starts, access) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (document.doc_id, document.file_name, meta.title, meta.area, meta.partnership, meta.year,
              meta.published, meta.review_type, document.content_hash, document.text,
-             json.dumps(document.page_starts)),
+             json.dumps(document.page_starts), access_to_json(meta.access)),
         )
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)

@@ -14,6 +14,14 @@ from assistant.service import Assistant
 from .helpers import SEED_CORPUS, HashEmbedder
 
 
+@pytest.fixture(autouse=True)
+def private_app_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Feedback, recorded questions and the audit trail of each test go to its own folder."""
+    folder = tmp_path / "appdata"
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def embedder() -> HashEmbedder:
     return HashEmbedder()

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
+from assistant.auth import SignIn
 from assistant.config import Settings
 from assistant.http import HttpEdge
 from assistant.service import Assistant
@@ -113,9 +114,10 @@ def edge_refuses_without_reading(headers: list[tuple[bytes, bytes]], path: str, 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    edge = HttpEdge(app, limit_for=lambda _: limit,
-                    admin_gate=lambda p, auth: (401, "token", {}) if p.startswith("/api/admin") and not auth else None)
-    asyncio.run(edge({"type": "http", "method": "POST", "path": path, "headers": headers}, receive, send))
+    sign_in = SignIn(Settings(admin_token="secret"))
+    edge = HttpEdge(app, limit_for=lambda _: limit, gate=sign_in.check)
+    asyncio.run(edge({"type": "http", "method": "POST", "path": path, "headers": headers,
+                      "client": ("127.0.0.1", 5000)}, receive, send))
     return int(sent[0]["status"])
 
 

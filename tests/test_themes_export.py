@@ -180,8 +180,8 @@ def test_professional_curiosity_draws_on_three_reviews(real_index: Settings) -> 
 
 
 def test_csv_cells_never_run_as_formulas() -> None:
-    from assistant.export import _cell
+    from assistant.export import safe_cell
 
-    assert _cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
-    assert [_cell(v) for v in ("+1", "-1", "@SUM(A1)", "plain text", 2021)] == ["'+1", "'-1", "'@SUM(A1)",
+    assert safe_cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
+    assert [safe_cell(v) for v in ("+1", "-1", "@SUM(A1)", "plain text", 2021)] == ["'+1", "'-1", "'@SUM(A1)",
                                                                              "plain text", 2021]

@@ -7,6 +7,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
+from ..access import parse_access
 from ..errors import DocumentUnreadable
 from ..models import DocumentMeta
 
@@ -43,7 +44,7 @@ def read_sidecar(document_path: Path) -> dict[str, object]:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DocumentUnreadable(f"{path.name}: the metadata file is not valid TOML ({exc})") from None
-    known = {"title", "area", "partnership", "year", "published", "review_type", "fictional"}
+    known = {"title", "area", "partnership", "year", "published", "review_type", "fictional", "access"}
     unknown = set(values) - known
     if unknown:
         raise DocumentUnreadable(f"{path.name}: unknown metadata field(s) {', '.join(sorted(unknown))}")
@@ -51,6 +52,11 @@ def read_sidecar(document_path: Path) -> dict[str, object]:
         raise DocumentUnreadable(f"{path.name}: year must be a whole number")
     if "fictional" in values and not isinstance(values["fictional"], bool):
         raise DocumentUnreadable(f"{path.name}: fictional must be true or false")
+    if "access" in values:
+        try:
+            values["access"] = parse_access(values["access"], path.name)
+        except ValueError as exc:
+            raise DocumentUnreadable(str(exc)) from None
     return values
 
 

@@ -104,6 +104,9 @@
           return;
         }
         var answer = renderAnswer(body, turn);
+        answer.appendChild(window.Assistant.feedbackBox({
+          kind: "answer", question: question, coverage: body.coverage,
+          citations: body.citations.map(function (citation) { return citation.chunk_id; }) }));
         answer.setAttribute("aria-live", "polite");
         pending.replaceWith(answer);
         history.push({ question: question, answer: body.answer });
@@ -127,6 +130,8 @@
       showError("Your question is too long: please keep it under " + maxChars + " characters.");
       return;
     }
+    var warning = window.Assistant.personalDataWarning(form, question);
+    if (warning) { showError(warning); return; }
     ask(question);
   });
 

@@ -71,5 +71,99 @@
     return body && body.error ? body.error : "Something went wrong (" + response.status + ").";
   }
 
-  window.Assistant = { el: el, copyText: copyText, citationBody: citationBody, errorText: errorText };
+  /* The server's personal-data patterns (data-personal-data on the form), applied with the server's rule:
+     any strong identifier, or two names, or a name and a date. Returns what was found, for the warning. */
+  function identifyingKinds(rules, text) {
+    var taken = [];
+    rules.patterns.forEach(function (pattern) {
+      var expression = new RegExp(pattern.source, pattern.flags);
+      var match;
+      while ((match = expression.exec(text)) !== null) {
+        if (match[0] === "") { expression.lastIndex += 1; continue; }
+        var part = match.length > 1 && match[1] !== undefined ? match[1] : match[0];
+        var start = match.index + match[0].lastIndexOf(part);
+        var end = start + part.length;
+        var overlaps = taken.some(function (other) { return start < other.end && other.start < end; });
+        if (!overlaps) taken.push({ pattern: pattern, start: start, end: end });
+      }
+    });
+    var names = taken.filter(function (f) { return f.pattern.kind === "name"; }).length;
+    var dates = taken.filter(function (f) { return f.pattern.kind === "date" || f.pattern.kind === "date_of_birth"; }).length;
+    var chosen = (names >= 2 || (names && dates)) ? taken : taken.filter(function (f) { return f.pattern.strong; });
+    var labels = [];
+    chosen.sort(function (a, b) { return a.start - b.start; }).forEach(function (f) {
+      if (labels.indexOf(f.pattern.label) < 0) labels.push(f.pattern.label);
+    });
+    return labels;
+  }
+
+  /* The warning to show before sending `text`, or "" when it does not look like it identifies anyone. */
+  function personalDataWarning(form, text) {
+    var raw = form.getAttribute("data-personal-data");
+    if (!raw) return "";
+    var rules = JSON.parse(raw);
+    var kinds = identifyingKinds(rules, text);
+    return kinds.length ? rules.warning + " (It looks like it holds: " + kinds.join(", ") + ".)" : "";
+  }
+
+  /* "Was this helpful? Yes / No", then an optional comment; `about` says what is rated. */
+  function feedbackBox(about) {
+    var box = el("div", { class: "feedback", role: "group", "aria-label": "Feedback" });
+    var status = el("p", { class: "feedback-status", role: "status" });
+    var yes = el("button", { type: "button", class: "link-button feedback-yes" }, "Yes");
+    var no = el("button", { type: "button", class: "link-button feedback-no" }, "No");
+    box.appendChild(el("span", { class: "feedback-question" }, about.kind === "answer" ?
+      "Was this answer helpful? " : "Were these extracts helpful? "));
+    box.appendChild(yes);
+    box.appendChild(no);
+    box.appendChild(status);
+
+    function send(helpful, comment) {
+      var body = { kind: about.kind, helpful: helpful, question: about.question,
+                   citations: about.citations.slice(0, 50) };
+      if (about.coverage) body.coverage = about.coverage;
+      if (comment) body.comment = comment;
+      return fetch("/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" },
+                                      body: JSON.stringify(body) })
+        .then(function (response) {
+          return response.json().catch(function () { return null; }).then(function (json) {
+            if (!response.ok) throw new Error(errorText(response, json));
+            return json;
+          });
+        });
+    }
+
+    function rated(helpful) {
+      yes.disabled = true;
+      no.disabled = true;
+      send(helpful, "").then(function () {
+        status.textContent = "Thank you. Add a comment if you like (please no names or personal details):";
+        var comment = el("textarea", { class: "feedback-comment", rows: "2", maxlength: "2000",
+                                       "aria-label": "Your comment" });
+        var submit = el("button", { type: "button", class: "button button-secondary feedback-send" },
+          "Send comment");
+        submit.addEventListener("click", function () {
+          var text = comment.value.trim();
+          if (!text) { status.textContent = "Type a comment first, or leave it: your rating is saved."; return; }
+          submit.disabled = true;
+          send(helpful, text).then(function () {
+            comment.remove(); submit.remove();
+            status.textContent = "Thank you for your comment.";
+          }, function (error) { submit.disabled = false; status.textContent = "Could not send: " + error.message; });
+        });
+        box.appendChild(comment);
+        box.appendChild(submit);
+      }, function (error) {
+        yes.disabled = false; no.disabled = false;
+        status.textContent = "Could not send your feedback: " + error.message;
+      });
+    }
+
+    yes.addEventListener("click", function () { rated(true); });
+    no.addEventListener("click", function () { rated(false); });
+    return box;
+  }
+
+  window.Assistant = { el: el, copyText: copyText, citationBody: citationBody, errorText: errorText,
+                       personalDataWarning: personalDataWarning, feedbackBox: feedbackBox };
 })();

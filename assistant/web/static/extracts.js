@@ -135,6 +135,13 @@
       document.getElementById("q").focus();
       return;
     }
+    var warning = A.personalDataWarning(form, query.get("q") || "");
+    if (warning) {
+      searchError.textContent = warning;
+      searchError.hidden = false;
+      document.getElementById("q").focus();
+      return;
+    }
     query.set("k", "20");
     history.replaceState(null, "", "/extracts?" + params().toString());
     resultsStatus.textContent = "Searching…";
@@ -148,6 +155,14 @@
           return;
         }
         renderResults(body.results);
+        var previous = document.getElementById("results-feedback");
+        if (previous) previous.remove();
+        if (body.results.length) {
+          var feedback = A.feedbackBox({ kind: "extract", question: query.get("q") || query.get("theme"),
+            citations: body.results.map(function (r) { return r.chunk_id; }) });
+          feedback.id = "results-feedback";
+          results.after(feedback);
+        }
         var reviews = new Set(body.results.map(function (r) { return r.doc_id; })).size;
         resultsStatus.textContent = body.results.length ? body.results.length + " passages from " + reviews +
           " reviews." : "No passages match. Try fewer filters.";

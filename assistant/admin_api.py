@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from .access import Reader
 from .admin import accept_upload, remove_documents
-from .appdata import AppData, AuditEntry
+from .appdata import AppData, audit_entries
 from .auth import ADMIN_PREFIX, SignIn, reader_of
 from .build import BuildReport
 from .config import Settings
@@ -29,13 +29,6 @@ def report_json(report: BuildReport) -> dict[str, Any]:
         "documents": report.documents, "chunks": report.chunks, "embedded_chunks": report.embedded_chunks,
         "seconds": round(report.seconds, 2),
     }
-
-
-def audit_entries(report: BuildReport, actor: str, address: str) -> list[AuditEntry]:
-    """One audit line per review a write added, replaced or removed."""
-    return [AuditEntry(actor, address, action, doc_id)
-            for action, doc_ids in (("add", report.added), ("replace", report.replaced), ("remove", report.removed))
-            for doc_id in doc_ids]
 
 
 def require_admin(request: Request) -> Reader:
@@ -58,8 +51,8 @@ def admin_router(settings: Settings, assistant: Assistant, appdata: AppData, sig
     def record(request: Request, reader: Reader, report: BuildReport) -> None:
         client = request.client.host if request.client else None
         headers = {key.lower(): value for key, value in request.headers.items()}
-        for entry in audit_entries(report, reader.name or "unknown", sign_in.origin(client, headers)):
-            appdata.audit(entry)
+        appdata.audit(*audit_entries(report.added, report.replaced, report.removed, actor=reader.name or "unknown",
+                                     address=sign_in.origin(client, headers)))
 
     @router.post("/documents", responses=refused)
     def upload(request: Request, reader: Admin,

@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         gate=sign_in.check,
     )
 
-    app.include_router(answers_router(assistant, appdata))
+    app.include_router(answers_router(settings, assistant, appdata))
     app.include_router(library_router(assistant))
     app.include_router(admin_router(settings, assistant, appdata, sign_in))
     add_pages(app, settings, assistant, templates)

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,14 +59,22 @@ class AuditEntry:
     detail: str = ""
 
 
+def audit_entries(added: Sequence[str], replaced: Sequence[str], removed: Sequence[str], *, actor: str,
+                  address: str) -> list[AuditEntry]:
+    """One audit line per review a change added, replaced or removed."""
+    return [AuditEntry(actor, address, action, doc_id)
+            for action, doc_ids in (("add", added), ("replace", replaced), ("remove", removed)) for doc_id in doc_ids]
+
+
 class AppData:
     """Opens a connection per operation: safe from any thread and from several worker processes."""
 
-    def __init__(self, directory: Path, *, retention_days: int = 90) -> None:
+    def __init__(self, directory: Path, *, retention_days: int = 90, clock: Callable[[], datetime] = now) -> None:
         if retention_days < 1:
             raise BadRequest("ASSISTANT_RETENTION_DAYS must be at least 1")
         self.path = directory / FILE_NAME
         self.retention = timedelta(days=retention_days)
+        self.clock = clock
         self._migrated = False
 
     @contextlib.contextmanager
@@ -103,9 +111,9 @@ class AppData:
         with self._connect() as db:
             return int(db.execute("PRAGMA user_version").fetchone()[0])
 
-    def enforce_retention(self, at: datetime | None = None) -> int:
+    def enforce_retention(self) -> int:
         """Delete recorded questions and feedback past the retention limit; how many rows went."""
-        cutoff = ((at or now()) - self.retention).isoformat()
+        cutoff = (self.clock() - self.retention).isoformat()
         with self._connect() as db:
             gone = db.execute("DELETE FROM questions WHERE created_at < ?", (cutoff,)).rowcount
             gone += db.execute("DELETE FROM feedback WHERE created_at < ?", (cutoff,)).rowcount
@@ -116,12 +124,12 @@ class AppData:
     def add_feedback(self, *, kind: str, helpful: bool, question: str, comment: str | None = None,
                      coverage: str | None = None, citations: Sequence[str] = (), at: datetime | None = None) -> int:
         """Store one "was this helpful?" with its question and comment redacted; its id."""
-        self.enforce_retention(at)
+        self.enforce_retention()
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO feedback (created_at, kind, helpful, comment, question, coverage, citations) "
                 "VALUES (?,?,?,?,?,?,?)",
-                ((at or now()).isoformat(), kind, int(helpful), redact(comment) if comment else None,
+                ((at or self.clock()).isoformat(), kind, int(helpful), redact(comment) if comment else None,
                  redact(question), coverage, json.dumps(list(citations))))
             return int(cursor.lastrowid or 0)
 
@@ -137,10 +145,10 @@ class AppData:
         """Store a question, redacted, with its outcome and themes."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        self.enforce_retention(at)
+        self.enforce_retention()
         with self._connect() as db:
             db.execute("INSERT INTO questions (created_at, question, outcome, themes) VALUES (?,?,?,?)",
-                       ((at or now()).isoformat(), redact(question), outcome, json.dumps(sorted(set(themes)))))
+                       ((at or self.clock()).isoformat(), redact(question), outcome, json.dumps(sorted(set(themes)))))
 
     def questions_by_theme_and_month(self) -> list[dict[str, Any]]:
         """How many questions each theme had each month, with how many were not answered directly."""
@@ -175,11 +183,12 @@ class AppData:
 
     # --- audit trail -----------------------------------------------------------------------------
 
-    def audit(self, entry: AuditEntry, at: datetime | None = None) -> None:
+    def audit(self, *entries: AuditEntry, at: datetime | None = None) -> None:
+        stamp = (at or self.clock()).isoformat()
         with self._connect() as db:
-            db.execute("INSERT INTO audit (created_at, actor, address, action, target, detail) VALUES (?,?,?,?,?,?)",
-                       ((at or now()).isoformat(), entry.actor, entry.address, entry.action, entry.target,
-                        entry.detail))
+            db.executemany("INSERT INTO audit (created_at, actor, address, action, target, detail) "
+                           "VALUES (?,?,?,?,?,?)",
+                           [(stamp, e.actor, e.address, e.action, e.target, e.detail) for e in entries])
 
     def audit_trail(self, limit: int = 500) -> list[dict[str, Any]]:
         with self._connect() as db:

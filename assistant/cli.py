@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -11,7 +12,9 @@ from typing import Any, TypeVar
 
 import click
 
+from .access import OPERATOR
 from .admin import add_files, remove_documents
+from .appdata import AppData, AuditEntry, audit_entries
 from .build import BuildOptions, BuildReport, build_index, scan_corpus, update_index
 from .config import Settings
 from .errors import AssistantError, BadRequest
@@ -68,6 +71,22 @@ def _print_report(report: BuildReport, title: str) -> None:
                f"({report.embedded_chunks} passages embedded, {report.seconds:.1f} s)")
 
 
+def _audit(settings: Settings, report: BuildReport, *, whole_build: bool = False) -> None:
+    """Record who changed the index from the command line, in the audit trail admins read."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no name for this user id (some containers)
+        user = f"uid {os.getuid()}"
+    actor = f"{user} (command line)"
+    appdata = AppData(settings.data_dir, retention_days=settings.retention_days)
+    if whole_build:
+        appdata.audit(AuditEntry(actor, "command line", "build", "all reviews",
+                                 f"{report.documents} reviews, index version {report.version}"))
+    else:
+        appdata.audit(*audit_entries(report.added, report.replaced, report.removed, actor=actor,
+                                     address="command line"))
+
+
 def run_build(settings: Settings, assistant: Assistant) -> BuildReport:
     return build_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
                        options=BuildOptions.from_settings(settings), progress=terminal_progress)
@@ -80,6 +99,7 @@ def index_build(**flags: Any) -> None:
     settings = settings_from(**flags)
     report = run_build(settings, Assistant(settings))
     _print_report(report, "Built")
+    _audit(settings, report, whole_build=True)
     if report.documents == 0:
         raise BadRequest(f"no readable reviews in {settings.corpus_dir}")
 
@@ -93,6 +113,7 @@ def index_update(**flags: Any) -> None:
     report = update_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
                           options=BuildOptions.from_settings(settings), progress=terminal_progress)
     _print_report(report, "Updated" if report.changed else "Already up to date")
+    _audit(settings, report)
 
 
 @index.command("add")
@@ -105,6 +126,7 @@ def index_add(files: tuple[Path, ...], **flags: Any) -> None:
     report = add_files(settings=settings, store=assistant.store, embedder=assistant.embedder, files=list(files),
                        progress=terminal_progress)
     _print_report(report, "Added" if report.changed else "Nothing new")
+    _audit(settings, report)
 
 
 @index.command("remove")
@@ -118,6 +140,7 @@ def index_remove(doc_ids: tuple[str, ...], **flags: Any) -> None:
     report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
                               doc_ids=list(doc_ids))
     _print_report(report, "Removed")
+    _audit(settings, report)
 
 
 @index.command("status")
@@ -150,7 +173,7 @@ def _print_citation(citation: Citation) -> None:
 @location_options
 def ask(question: str, as_json: bool, k: int | None, **flags: Any) -> None:
     """Answer a question from the reviews, with citations."""
-    answer: Answer = Assistant(settings_from(**flags)).ask(question, k=k)
+    answer: Answer = Assistant(settings_from(**flags)).ask(question, k=k, reader=OPERATOR)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -175,7 +198,7 @@ def search_command(query: str, as_json: bool, k: int | None, theme: str | None, 
                    review_type: str | None, year_from: int | None, year_to: int | None, **flags: Any) -> None:
     """Find passages on a theme (for trainers): passages only, best first, across reviews."""
     filters = {"theme": theme, "area": area, "type": review_type, "year_from": year_from, "year_to": year_to}
-    citations = Assistant(settings_from(**flags)).search(query, k=k, filters=filters)
+    citations = Assistant(settings_from(**flags)).search(query, k=k, filters=filters, reader=OPERATOR)
     if as_json:
         click.echo(json.dumps({"query": query, "results": [c.to_dict() for c in citations]}, indent=2,
                               ensure_ascii=False))
@@ -191,7 +214,7 @@ def search_command(query: str, as_json: bool, k: int | None, theme: str | None, 
 @location_options
 def themes_command(as_json: bool, **flags: Any) -> None:
     """List the themes with how many reviews and passages raise each."""
-    summary = Assistant(settings_from(**flags)).theme_summary()
+    summary = Assistant(settings_from(**flags)).theme_summary(OPERATOR)
     if as_json:
         click.echo(json.dumps({"themes": summary}, indent=2))
         return

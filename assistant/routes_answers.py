@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from .answer import Turn
 from .appdata import AppData
 from .auth import CurrentReader
+from .config import Settings
 from .errors import PersonalDataRefused
 from .export import export_extracts
 from .models import Answer, Citation
@@ -99,9 +100,8 @@ def refuse_personal_data(text: str) -> None:
         raise PersonalDataRefused(f"{WARNING} (It looks like it holds: {', '.join(kinds)}.)")
 
 
-def answers_router(assistant: Assistant, appdata: AppData) -> APIRouter:
+def answers_router(settings: Settings, assistant: Assistant, appdata: AppData) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["answers"])
-    settings = assistant.settings
 
     @router.post("/ask", response_model=Answer, responses=ERRORS)
     def ask(body: AskRequest, reader: CurrentReader) -> Answer:

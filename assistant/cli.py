@@ -233,6 +233,7 @@ def serve(**flags: Any) -> None:
     import uvicorn
 
     from .api import create_app
+    from .http import SERVER_OPTIONS
 
     settings = settings_from(**flags)
     assistant = Assistant(settings)
@@ -247,10 +248,10 @@ def serve(**flags: Any) -> None:
                            "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_MODEL": settings.model,
                            "ASSISTANT_WORKERS": str(settings.workers)})
         uvicorn.run("assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level="warning", http="assistant.http:NoDelayProtocol")
+                    workers=settings.workers, **SERVER_OPTIONS)
     else:
         uvicorn.run(create_app(settings, assistant=assistant), host=settings.host, port=settings.port,
-                    log_level="warning", http="assistant.http:NoDelayProtocol")
+                    **SERVER_OPTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:

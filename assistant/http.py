@@ -153,6 +153,12 @@ class HttpEdge:
                 await refuse(500, f"the server failed; quote request id {request_id} when reporting it")
 
 
+# How uvicorn runs the app. uvicorn's own proxy-header handling stays off: it would replace the client's
+# address with X-Forwarded-For before auth.py could check that the request came from a trusted proxy.
+SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "http": "assistant.http:NoDelayProtocol",
+                                  "proxy_headers": False}
+
+
 class NoDelayProtocol(H11Protocol):
     """uvicorn's HTTP protocol with TCP_NODELAY set on every connection.
 

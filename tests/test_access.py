@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.build import build_index, scan_corpus
 from assistant.config import Settings
 from assistant.errors import BadRequest, DocumentUnreadable
+from assistant.http import SERVER_OPTIONS
 from assistant.ingest.documents import load_document
 from assistant.service import Assistant
 
-from .helpers import SEED_CORPUS, HashEmbedder
+from .helpers import SEED_CORPUS, HashEmbedder, free_port
 
 # Two fictional unpublished documents: one for the review panel, one for admins only.
 PANEL_REVIEW = """# Rapid review: the Harrowgate canal boat family (draft)
@@ -277,3 +281,32 @@ def test_access_is_kept_through_the_index(library: Assistant) -> None:
     assert document.meta.access == ("lscp-board", "review-panel")
     assert library.index().restricted == {PANEL_ID: frozenset({"lscp-board", "review-panel"}),
                                           ADMIN_ID: frozenset()}
+
+
+def test_a_real_server_trusts_its_proxy_and_records_where_a_write_came_from(tmp_path: Path) -> None:
+    """Through uvicorn as `assistant serve` runs it: X-Forwarded-For must not replace the proxy's address
+    before sign-in checks it, and the audit trail names both."""
+    library = built_assistant(tmp_path, restricted=True)
+    settings = Settings.from_env(corpus_dir=library.settings.corpus_dir, index_dir=library.settings.index_dir,
+                                 model="test-hash-embedder", auth="proxy", admin_groups=("safeguarding-admins",))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant=library), host="127.0.0.1", port=port,
+                                           **SERVER_OPTIONS))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        headers = {"X-Forwarded-User": "ade.admin", "X-Forwarded-Groups": "safeguarding-admins",
+                   "X-Forwarded-For": "203.0.113.5"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as client:
+            assert client.get("/api/documents").status_code == 200
+            removed = client.delete(f"/api/admin/documents/{ADMIN_ID}")
+            assert removed.status_code == 200 and removed.json()["removed"] == [ADMIN_ID]
+            entry = client.get("/api/admin/audit").json()["audit"][0]
+        assert (entry["actor"], entry["action"], entry["target"]) == ("ade.admin", "remove", ADMIN_ID)
+        assert entry["address"] == "203.0.113.5 (via 127.0.0.1)"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.appdata import AppData
 from assistant.cli import main
 from assistant.config import Settings
 
@@ -89,6 +90,11 @@ def test_build_reports_skipped_files(tmp_path: Path, env_for, capsys) -> None:  
     captured = capsys.readouterr()
     assert "added     good" in captured.out
     assert "skipped   bad.pdf: named .pdf but the content is plain text" in captured.err
+    assert main(["index", "remove", "good"]) == 0
+    trail = AppData(Settings.from_env().data_dir).audit_trail()  # newest first
+    assert [(entry["action"], entry["target"], entry["address"]) for entry in trail] == [
+        ("remove", "good", "command line"), ("build", "all reviews", "command line")]
+    assert trail[1]["actor"].endswith("(command line)") and "1 reviews" in trail[1]["detail"]
 
 
 @pytest.mark.slow

@@ -101,9 +101,8 @@ def identifying_kinds(text: str) -> list[str]:
     found = [f.pattern for f in find_personal_data(text)]
     names = sum(pattern.kind == "name" for pattern in found)
     dates = sum(pattern.kind in ("date", "date_of_birth") for pattern in found)
-    if names >= 2 or (names and dates):
-        return list(dict.fromkeys(pattern.label for pattern in found))
-    return list(dict.fromkeys(pattern.label for pattern in found if pattern.strong))
+    warns = any(pattern.strong for pattern in found) or names >= 2 or (names > 0 and dates > 0)
+    return list(dict.fromkeys(pattern.label for pattern in found)) if warns else []
 
 
 def identifies_someone(text: str) -> bool:

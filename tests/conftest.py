@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from assistant.config import Settings
 from assistant.service import Assistant
 
 from .helpers import SEED_CORPUS, HashEmbedder
+
+# Fixtures wider than one test build their settings before `private_app_data` runs: never the checkout's folder.
+os.environ.setdefault("ASSISTANT_DATA_DIR", tempfile.mkdtemp(prefix="assistant-test-appdata-"))
 
 
 @pytest.fixture(autouse=True)

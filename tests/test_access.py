@@ -173,7 +173,8 @@ def test_counts_for_an_outsider_equal_a_library_without_the_restricted_reviews(l
     assert outsider.get("/api/themes").json() == reference.get("/api/themes").json()
     assert outsider.get("/api/facets").json() == reference.get("/api/facets").json()
     health, expected = outsider.get("/api/health").json(), reference.get("/api/health").json()
-    assert (health["documents"], health["chunks"]) == (expected["documents"], expected["chunks"]) == (5, health["chunks"])
+    assert (health["documents"], health["chunks"]) == (expected["documents"], expected["chunks"])
+    assert health["documents"] == 5
 
 
 def test_a_member_sees_their_groups_reviews_and_no_others(library: Assistant) -> None:

@@ -130,7 +130,8 @@ def admin_get(client: TestClient, path: str) -> Any:
 def test_feedback_is_stored_redacted_and_listed_for_admins(recording: TestClient) -> None:
     response = recording.post("/api/feedback", json={
         "kind": "answer", "helpful": False, "question": "What does neglect look like?", "coverage": "direct",
-        "comment": "Call Mrs Ruth Baxter on 07700 900123 about this", "citations": ["2016-luton-child-f-scr-response#2"]})
+        "comment": "Call Mrs Ruth Baxter on 07700 900123 about this",
+        "citations": ["2016-luton-child-f-scr-response#2"]})
     assert response.status_code == 201 and response.json()["id"] >= 1
     listed = admin_get(recording, "/api/admin/feedback")["feedback"]
     assert listed[0]["helpful"] is False and listed[0]["citations"] == ["2016-luton-child-f-scr-response#2"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from selenium import webdriver
@@ -29,6 +31,8 @@ from .helpers import ROOT, SEED_CORPUS, free_port
 
 pytestmark = pytest.mark.slow  # the real model and a browser
 
+ADMIN_TOKEN = "browser-admin"
+PERSONAL_DATA = json.loads((Path(__file__).parent / "data" / "personal_data_examples.json").read_text(encoding="utf-8"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -52,7 +56,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     corpus = root / "corpus"
     shutil.copytree(SEED_CORPUS, corpus)
     (corpus / "hostile-markup-review.md").write_text(HOSTILE_REVIEW, encoding="utf-8")
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", model=BUNDLED_MODEL)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", model=BUNDLED_MODEL,
+                                 data_dir=root / "appdata", admin_token=ADMIN_TOKEN)
     assistant = Assistant(settings, embedder=load_embedder(BUNDLED_MODEL))
     build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder)
     port = free_port()
@@ -232,3 +237,42 @@ def test_extracts_collect_reload_and_download(live_server: str, browser: WebDriv
     first_line = [p.split("\n")[0] for p in reversed(picked)]
     assert exported.index(first_line[0]) < exported.index(first_line[1])
     assert exported.count("**Reference:**") == 2
+
+
+def test_personal_data_is_caught_before_it_is_sent(live_server: str, browser: WebDriver) -> None:
+    browser.get(live_server + "/")
+    box = browser.find_element(By.ID, "question")
+    box.send_keys("Child Tyler Brown DOB 03/07/2019 has bruises on his arms, what should I do?")
+    box.send_keys(Keys.ENTER)
+    error = browser.find_element(By.ID, "form-error")
+    assert error.is_displayed() and "please don't enter details that identify a child or family" in error.text
+    assert "name" in error.text and "date of birth" in error.text
+    assert not browser.find_elements(By.CSS_SELECTOR, ".turn")  # nothing was sent
+    # The page applies the server's own patterns and rule: the same verdict on every example.
+    check = ("return arguments[0].map(function (t) { return window.Assistant.personalDataWarning("
+             "document.getElementById('ask-form'), t) !== ''; });")
+    examples = PERSONAL_DATA["identifying"] + PERSONAL_DATA["clean"]
+    verdicts = browser.execute_script(check, [example["text"] for example in examples])
+    expected = [example.get("warn", False) for example in examples]
+    assert [e["text"] for e, got, want in zip(examples, verdicts, expected, strict=True) if got != want] == []
+    screenshot(browser, "personal-data-warning")
+
+
+def test_feedback_buttons_store_a_rating_and_a_comment(live_server: str, browser: WebDriver) -> None:
+    browser.get(live_server + "/")
+    answer = ask(browser, "Should I record DNA or WNB when a child misses an appointment?", 1)
+    answer.find_element(By.CSS_SELECTOR, ".feedback-no").click()
+    status = answer.find_element(By.CLASS_NAME, "feedback-status")
+    wait(browser, 20).until(lambda d: "Thank you" in status.text)
+    comment = answer.find_element(By.CLASS_NAME, "feedback-comment")
+    comment.send_keys("It should say who to tell. Ring Mrs Ruth Baxter on 07700 900123.")
+    answer.find_element(By.CLASS_NAME, "feedback-send").click()
+    wait(browser, 20).until(lambda d: status.text == "Thank you for your comment.")
+    stored = httpx.get(live_server + "/api/admin/feedback", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+    latest = stored["feedback"][0]
+    assert latest["helpful"] is False and latest["kind"] == "answer"
+    assert latest["question"] == "Should I record DNA or WNB when a child misses an appointment?"
+    assert latest["comment"] == "It should say who to tell. Ring Mrs [name] on [phone number]."
+    assert latest["citations"] and latest["coverage"] in ("direct", "related")
+    screenshot(browser, "feedback")
+    assert csp_violations(browser) == []

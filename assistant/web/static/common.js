@@ -89,9 +89,10 @@
     });
     var names = taken.filter(function (f) { return f.pattern.kind === "name"; }).length;
     var dates = taken.filter(function (f) { return f.pattern.kind === "date" || f.pattern.kind === "date_of_birth"; }).length;
-    var chosen = (names >= 2 || (names && dates)) ? taken : taken.filter(function (f) { return f.pattern.strong; });
+    var warns = taken.some(function (f) { return f.pattern.strong; }) || names >= 2 || (names > 0 && dates > 0);
     var labels = [];
-    chosen.sort(function (a, b) { return a.start - b.start; }).forEach(function (f) {
+    if (!warns) return labels;
+    taken.sort(function (a, b) { return a.start - b.start; }).forEach(function (f) {
       if (labels.indexOf(f.pattern.label) < 0) labels.push(f.pattern.label);
     });
     return labels;

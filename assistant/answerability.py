@@ -53,8 +53,10 @@ def content_terms(question: str, abbreviations: frozenset[str]) -> list[str]:
 
 
 def measure(*, question: str, retrieval: Retrieval, index: OpenIndex, abbreviations: frozenset[str],
-            params: AnswerParams) -> Evidence:
-    """The four measures for a question (with its abbreviations spelled out) and what retrieval found."""
+            params: AnswerParams, hidden: frozenset[str] = frozenset()) -> Evidence:
+    """The four measures for a question (with its abbreviations spelled out) and what retrieval found.
+    Word rarity is counted over the reviews not `hidden` from the reader, so that it never tells whether a
+    word occurs in a review they may not see."""
     top = retrieval.hits[:params.answer_passages]
     best = max((hit.evidence for hit in top), default=0.0)
     nearest = retrieval.nearest_sentences
@@ -62,8 +64,8 @@ def measure(*, question: str, retrieval: Retrieval, index: OpenIndex, abbreviati
     terms = content_terms(question, abbreviations)
     if not terms:
         return Evidence(best, best - background, 0.0, 0.0)
-    total = max(index.manifest.chunk_count, 1)
-    frequencies = index.passage_frequencies(terms, cap=params.frequency_cap)
+    total = max(index.passage_count(hidden), 1)
+    frequencies = index.passage_frequencies(terms, cap=params.frequency_cap, hidden=hidden)
     weight = {term: math.log((total + 1) / (frequencies[term] + 0.5)) for term in terms}
     known = [term for term in terms if frequencies[term] > 0]
     # Only whole words count as unknown: short tokens and codes ('yr', 'PEX', '2yo') are shorthand, not topics.

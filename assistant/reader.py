@@ -136,14 +136,25 @@ class OpenIndex:
             best.setdefault(chunk_of[sentence_id], score)
         return list(best.items()), [score for _, score in found]
 
-    def passage_frequencies(self, terms: Sequence[str], cap: int) -> dict[str, int]:
-        """How many passages hold each word, as FTS5 stems it (counted up to `cap`: beyond, a word is common)."""
+    def passage_frequencies(self, terms: Sequence[str], cap: int, hidden: frozenset[str] = frozenset()
+                            ) -> dict[str, int]:
+        """How many passages (of the reviews not `hidden`) hold each word, as FTS5 stems it (counted up to
+        `cap`: beyond, a word is common)."""
+        where, parameters = _excluding(hidden, "doc_id", "")
+        visible = f" AND rowid IN (SELECT id FROM chunks WHERE {where.strip()})" if hidden else ""
         out: dict[str, int] = {}
         for term in terms:
-            rows = self._rows("SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-                              (f'"{term}"', cap))
+            rows = self._rows("SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?"
+                              f"{visible} LIMIT ?)", (f'"{term}"', *parameters, cap))
             out[term] = int(rows[0][0])
         return out
+
+    def passage_count(self, hidden: frozenset[str] = frozenset()) -> int:
+        """How many passages the reviews not `hidden` hold."""
+        if not hidden:
+            return self.manifest.chunk_count
+        where, parameters = _excluding(hidden, "doc_id", "WHERE")
+        return int(self._rows(f"SELECT count(*) FROM chunks {where}", parameters)[0][0])
 
     def sentence_scores(self, query_vector: np.ndarray, chunk_ids: Sequence[int]
                         ) -> dict[int, list[tuple[float, tuple[int, int]]]]:

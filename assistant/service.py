@@ -210,7 +210,8 @@ class Assistant:
         expansion, retrieval = self._retrieve(index, question, history, k, checked)
         glossary = load_glossary(self.settings.glossary_path)
         evidence = measure(question=expansion.dense_text, retrieval=retrieval, index=index,
-                           abbreviations=glossary.abbreviation_terms, params=self.settings.answer)
+                           abbreviations=glossary.abbreviation_terms, params=self.settings.answer,
+                           hidden=checked.hidden if checked else frozenset())
         ranking = self.settings.ranking
         hits = merge_adjacent(retrieval.hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
         return compose_answer(question=question, searched=expansion.keyword_text, hits=hits,

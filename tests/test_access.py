@@ -177,6 +177,17 @@ def test_counts_for_an_outsider_equal_a_library_without_the_restricted_reviews(l
     assert health["documents"] == 5
 
 
+def test_answers_for_an_outsider_equal_a_library_without_the_restricted_reviews(library: Assistant,
+                                                                                public_only: Assistant) -> None:
+    """Not even the evidence measures (word rarity, nearest sentences) may tell that a restricted word exists."""
+    outsider, reference = proxied(library, "olivia", ""), proxied(public_only, "olivia", "")
+    for question in ("How often is the Quillfeather escalation log audited?",
+                     "What should practitioners record when a family lives on a narrowboat?"):
+        got = outsider.post("/api/ask", json={"question": question}).json()
+        want = reference.post("/api/ask", json={"question": question}).json()
+        assert got == want
+
+
 def test_a_member_sees_their_groups_reviews_and_no_others(library: Assistant) -> None:
     member = proxied(library, "rita.panel", "review-panel, schools")
     listed = {doc["doc_id"]: doc for doc in member.get("/api/documents").json()["documents"]}

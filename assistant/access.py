@@ -8,6 +8,7 @@ A review's sidecar may say `access = ["lscp-board", "review-panel"]` (those grou
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -44,6 +45,23 @@ def parse_access(value: object, source: str) -> tuple[str, ...] | None:
     if isinstance(value, list) and value and all(isinstance(group, str) and group.strip() for group in value):
         return tuple(sorted({group.strip() for group in value}))
     raise ValueError(f'{source}: access must be a list of group names, "restricted" or "public"')
+
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$")
+
+
+def access_from_form(value: str | None) -> tuple[str, ...] | None:
+    """An admin's choice on the upload form: "public", "restricted" (admins only) or "group-a, group-b"."""
+    text = (value or "public").strip()
+    if text.lower() in ("public", ""):
+        return None
+    if text.lower() == RESTRICTED:
+        return ()
+    groups = tuple(sorted(groups_from_header(text)))
+    bad = [group for group in groups if not GROUP_NAME.match(group)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not a group name (letters, digits, spaces and . _ @ - only)")
+    return groups
 
 
 def access_to_json(access: tuple[str, ...] | None) -> str | None:

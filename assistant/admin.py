@@ -6,11 +6,14 @@ Used by both the CLI and the admin API, so a file added either way is checked an
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import shutil
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from .build import BuildOptions, BuildReport, Progress, add_to_index, no_progress, remove_from_index, scan_corpus
 from .config import Settings
@@ -141,11 +144,22 @@ def check_upload(data: bytes, uploaded_name: str, *, max_bytes: int) -> str:
     return kind
 
 
+def sidecar_with_access(existing: Path, access: tuple[str, ...] | None) -> str:
+    """The sidecar text for a review: its current metadata (if it has a sidecar) with `access` set."""
+    lines = existing.read_text(encoding="utf-8").splitlines() if existing.exists() else []
+    kept = [line for line in lines if not re.match(r"\s*access\s*=", line)]
+    if access is not None:
+        kept.append("access = " + ("\"restricted\"" if not access else json.dumps(list(access))))
+    return "\n".join(kept) + "\n"
+
+
 def accept_upload(
     *, settings: Settings, store: IndexStore, embedder: Embedder, uploaded_name: str, data: bytes,
+    access: tuple[str, ...] | None | Literal["unchanged"] = "unchanged",
 ) -> BuildReport:
     """Check an uploaded review, read it once to be sure, then place it in the corpus and index it; a
-    refused or duplicate upload leaves the corpus as it was."""
+    refused or duplicate upload leaves the corpus as it was. `access` (groups, empty for admins only, None
+    for public) is written to the review's sidecar; "unchanged" keeps what a replaced review had."""
     kind = check_upload(data, uploaded_name, max_bytes=settings.max_upload_bytes)
     refuse_if_busy(store)
     name = safe_file_name(uploaded_name, kind)
@@ -154,6 +168,9 @@ def accept_upload(
     staged = incoming / f"{uuid.uuid4().hex}-{name}"
     try:
         staged.write_bytes(data)
+        if access != "unchanged":
+            sidecar_path(staged).write_text(sidecar_with_access(sidecar_path(settings.corpus_dir / name), access),
+                                            encoding="utf-8")
         try:
             load_document(staged)
         except DocumentUnreadable as exc:
@@ -166,6 +183,7 @@ def accept_upload(
             return report
     finally:
         staged.unlink(missing_ok=True)
+        sidecar_path(staged).unlink(missing_ok=True)
 
 
 def remove_documents(

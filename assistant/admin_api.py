@@ -6,18 +6,18 @@ HTTP edge refuses everyone else before a body is read, and each route checks aga
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from .access import Reader
+from .access import Reader, access_from_form
 from .admin import accept_upload, remove_documents
 from .appdata import AppData, audit_entries
 from .auth import ADMIN_PREFIX, SignIn, reader_of
 from .build import BuildReport
 from .config import Settings
-from .errors import Forbidden, NotFound, Unauthorized
+from .errors import BadRequest, Forbidden, NotFound, Unauthorized
 from .routes_answers import refusals
 from .service import Assistant
 
@@ -56,10 +56,20 @@ def admin_router(settings: Settings, assistant: Assistant, appdata: AppData, sig
 
     @router.post("/documents", responses=refused)
     def upload(request: Request, reader: Admin,
-               file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")]) -> dict[str, Any]:
+               file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")],
+               access: Annotated[str | None, Form(max_length=1000, description=(
+                   'Who may read it: "public", "restricted" (admins only) or groups, "lscp-board, review-panel". '
+                   "Left out, a replaced review keeps its access and a new one is public."))] = None,
+               ) -> dict[str, Any]:
+        chosen: tuple[str, ...] | None | Literal["unchanged"] = "unchanged"
+        try:
+            if access is not None:
+                chosen = access_from_form(access)
+        except ValueError as exc:
+            raise BadRequest(f"access: {exc}") from None
         data = file.file.read(settings.max_upload_bytes + 1)
         report = accept_upload(settings=settings, store=assistant.store, embedder=assistant.embedder,
-                               uploaded_name=file.filename or "upload", data=data)
+                               uploaded_name=file.filename or "upload", data=data, access=chosen)
         record(request, reader, report)
         assistant.refresh()  # this worker serves the new version at once; the others within a second
         return report_json(report)

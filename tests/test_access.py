@@ -322,3 +322,26 @@ def test_a_real_server_trusts_its_proxy_and_records_where_a_write_came_from(tmp_
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_an_admin_upload_can_restrict_a_review(tmp_path: Path) -> None:
+    library = built_assistant(tmp_path, restricted=False)
+    admin = proxied(library, "ade", "safeguarding-admins")
+    outsider = proxied(library, "olivia", "")
+    upload = admin.post("/api/admin/documents", data={"access": "review-panel, lscp-board"},
+                        files={"file": ("canal-review.md", PANEL_REVIEW.encode())})
+    assert upload.status_code == 200 and upload.json()["added"] == ["canal-review"]
+    sidecar = (library.settings.corpus_dir / "canal-review.meta.toml").read_text(encoding="utf-8")
+    assert 'access = ["lscp-board", "review-panel"]' in sidecar
+    assert "canal-review" not in outsider.get("/api/documents").text
+    assert proxied(library, "rita", "review-panel").get("/api/documents/canal-review").status_code == 200
+    # Replacing the file without saying who may read it keeps its access; "public" opens it.
+    admin.post("/api/admin/documents", files={"file": ("canal-review.md", (PANEL_REVIEW + "\nMore.\n").encode())})
+    assert outsider.get("/api/documents/canal-review").status_code == 404
+    admin.post("/api/admin/documents", data={"access": "public"},
+               files={"file": ("canal-review.md", (PANEL_REVIEW + "\nMore again.\n").encode())})
+    assert outsider.get("/api/documents/canal-review").status_code == 200
+    refused = admin.post("/api/admin/documents", data={"access": "panel; drop table"},
+                         files={"file": ("other.md", PANEL_REVIEW.encode())})
+    assert refused.status_code == 400 and "not a group name" in refused.json()["error"]
+    assert not (library.settings.corpus_dir / "other.md").exists()

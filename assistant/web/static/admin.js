@@ -117,6 +117,8 @@
     if (!file.files.length) { say("Choose a file to upload.", true); file.focus(); return; }
     var data = new FormData();
     data.append("file", file.files[0]);
+    var access = document.getElementById("access").value.trim();
+    if (access) data.append("access", access);
     say("Uploading and indexing…", false);
     request("POST", "/api/admin/documents", data)
       .then(function (report) { say(summary(report), false); load(); })

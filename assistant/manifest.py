@@ -15,7 +15,7 @@ from .errors import IndexUnavailable
 
 MANIFEST = "manifest.json"
 SQLITE = "index.sqlite"
-FORMAT_VERSION = 4  # 4: chunks carry the review's own paragraph numbers
+FORMAT_VERSION = 5  # 4: chunks carry the review's own paragraph numbers; 5: documents list their OCR'd pages
 
 @dataclass
 class DocumentEntry:

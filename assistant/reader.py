@@ -205,10 +205,10 @@ class OpenIndex:
     def documents(self) -> list[dict[str, Any]]:
         rows = self._rows(
             "SELECT d.doc_id, d.file_name, d.title, d.area, d.partnership, d.year, d.published, d.review_type, "
-            "d.content_hash, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
+            "d.content_hash, d.ocr_pages, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
             "GROUP BY d.doc_id ORDER BY d.year DESC, d.title"
         )
-        return [dict(row) for row in rows]
+        return [{**dict(row), "ocr_pages": json.loads(row["ocr_pages"])} for row in rows]
 
     def theme_counts(self) -> dict[str, tuple[int, int]]:
         """Per theme id: (documents, chunks) tagged with it."""
@@ -244,6 +244,7 @@ class OpenIndex:
         return Document(
             doc_id=row["doc_id"], file_name=row["file_name"], meta=_meta(row), text=row["text"],
             content_hash=row["content_hash"], page_starts=json.loads(row["page_starts"]),
+            ocr_pages=json.loads(row["ocr_pages"]),
         )
 
     def close(self) -> None:

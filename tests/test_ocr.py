@@ -133,10 +133,10 @@ def test_bad_ocr_resolution_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
 # --- the pieces ------------------------------------------------------------------------------------
 
 def test_ocr_output_becomes_paragraphs() -> None:
-    raw = ("Finding 2: Housing\n\nThe family was evic-\nted in the winter and moved\n"
-           "between addresses.\n- first item\n- second item\n\n12\n\n. , ~\n\f")
+    raw = ("Finding 2: Housing | .\n\nThe family was evic-\nted in the winter ; and moved _\n"
+           "between addresses - rented / owned & shared by 40 %.\n- first item\n- second item\n\n12\n\n. , ~\n\f")
     assert ocr_paragraphs(raw) == ("Finding 2: Housing\n\nThe family was evicted in the winter and moved between "
-                                   "addresses.\n\n- first item\n\n- second item")
+                                   "addresses - rented / owned & shared by 40 %.\n\n- first item\n\n- second item")
 
 
 def test_page_ranges() -> None:

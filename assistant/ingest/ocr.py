@@ -24,6 +24,9 @@ PageProgress = Callable[[Iterable[int], int, str], Iterable[int]]
 INSTALL_HINT = "install tesseract-ocr"
 _LETTER = re.compile(r"[^\W\d_]")
 _FURNITURE = re.compile(r"^\s*(page\s+)?\d{1,4}(\s+of\s+\d{1,4})?\s*$", re.IGNORECASE)
+# After the first word of a line, a "word" of punctuation alone (" ; ", " _ ", " | ") is a speck read as a
+# mark; dashes, slashes, ampersands and per cent signs standing alone are real.
+_SPECK = re.compile(r"(?<=\S) +(?:[^\w\s&/%–—-]|_)+(?=\s|$)")
 
 
 class OcrFailed(Exception):
@@ -86,7 +89,7 @@ def ocr_page(page: Any, executable: str, params: OcrParams) -> str:
         done = subprocess.run(command, input=buffer.getvalue(), capture_output=True, env=environment,
                               timeout=params.page_timeout_seconds, check=False)
     except subprocess.TimeoutExpired:
-        raise OcrFailed(f"OCR took longer than {params.page_timeout_seconds:.0f} s") from None
+        raise OcrFailed(f"OCR took longer than {params.page_timeout_seconds:g} s") from None
     except OSError as exc:
         raise OcrFailed(f"Tesseract could not be started ({exc.strerror or exc})") from None
     if done.returncode != 0:
@@ -99,12 +102,13 @@ def ocr_page(page: Any, executable: str, params: OcrParams) -> str:
 def ocr_paragraphs(raw: str) -> str:
     """Tesseract's text as paragraphs: its blank lines end paragraphs, lines broken inside one are joined
     (a word hyphenated across the break made whole), a bullet starts an item, and lines with no letters
-    (page numbers, specks read as punctuation) are dropped. No font sizes: every line is body text."""
+    (page numbers, specks read as punctuation) and marks standing alone inside a line are dropped.
+    No font sizes: every line is body text."""
     out: list[str] = []
     for block in re.split(r"\n\s*\n", raw.replace("\f", "\n\n")):
         current = ""
         for line in block.splitlines():
-            stripped = " ".join(line.split())
+            stripped = _SPECK.sub("", " ".join(line.split()))
             if not _LETTER.search(stripped) or _FURNITURE.match(stripped):
                 continue
             if current and LIST_MARKER.match(stripped):

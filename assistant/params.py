@@ -120,6 +120,8 @@ class OcrParams:
     min_image_cover: float = 0.5
     # One page may take this long before Tesseract is stopped (a clean 300 dpi page takes a few seconds).
     page_timeout_seconds: float = 180.0
+    # A page larger than this many million pixels at that resolution (a poster, a plan) is rendered smaller.
+    max_megapixels: float = 60.0
     # Tesseract's page segmentation mode: 3 finds the blocks of a whole page by itself (columns, headings).
     page_segmentation: int = 3
     # The trained language data (Debian's tesseract-ocr-eng).

@@ -154,7 +154,8 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
         raise DocumentUnreadable(f"{name}: PDF page could not be read ({exc})") from None
     finally:
         pdf.close()
-    text_pages = [i for i, lines in enumerate(pages) if i not in scanned]
+    is_scan = set(scanned)
+    text_pages = [i for i in range(len(pages)) if i not in is_scan]
     has_text = any(re.search(r"[A-Za-z]{2,}", line.text) for i in text_pages for line in pages[i])
     if not has_text and not any(re.search(r"[A-Za-z]{2,}", text) for text in read.values()):
         if scanned:
@@ -167,7 +168,7 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
     offset = 0
     for index, lines in enumerate(pages):
         page_starts.append(offset)
-        if index in scanned:
+        if index in is_scan:  # read by OCR, or left out (no OCR) with a warning
             text = read.get(index, "")
         else:
             text = pdf_page_to_paragraphs(lines, body_size=body, layout=layout)

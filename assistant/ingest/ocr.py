@@ -79,7 +79,9 @@ def page_ranges(pages: list[int]) -> str:
 
 def ocr_page(page: Any, executable: str, params: OcrParams) -> str:
     """Render one PDF page and read it with Tesseract; the plain text it printed (raises OcrFailed)."""
-    image = page.render(scale=params.dpi / 72, grayscale=True).to_pil()
+    width, height = page.get_size()  # in points, 72 to the inch
+    scale = min(params.dpi / 72, (params.max_megapixels * 1e6 / max(width * height, 1.0)) ** 0.5)
+    image = page.render(scale=scale, grayscale=True).to_pil()
     buffer = io.BytesIO()
     image.save(buffer, format="PPM")  # uncompressed: quicker to write and for Tesseract to read than PNG
     command = [executable, "stdin", "stdout", "--psm", str(params.page_segmentation), "-l", params.language]

@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+TESSERACT := /usr/bin/tesseract
 
-.PHONY: serve test lint bench browser clean-index
+.PHONY: serve test lint bench browser ocr clean-index
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,10 +23,18 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+# Debian's Tesseract with its English data, for scanned PDF pages; DejaVu fonts for the scanned test fixtures.
+ocr:
+	@if ! $(TESSERACT) --list-langs 2>/dev/null | grep -qx eng || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+		echo "Installing Debian's tesseract-ocr, tesseract-ocr-eng and fonts-dejavu-core"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng \
+			fonts-dejavu-core; \
+	fi
+
 serve: $(STAMP)
 	$(BIN)/assistant serve
 
-test: $(STAMP) browser
+test: $(STAMP) browser ocr
 	$(BIN)/ruff check assistant tests benchmarks
 	$(BIN)/mypy assistant
 	$(BIN)/pytest -q

@@ -26,6 +26,7 @@ def report_json(report: BuildReport) -> dict[str, Any]:
     return {
         "version": report.version, "added": report.added, "replaced": report.replaced, "removed": report.removed,
         "skipped": [{"file": name, "reason": reason} for name, reason in report.skipped],
+        "warnings": [{"file": name, "warning": warning} for name, warning in report.warnings],
         "documents": report.documents, "chunks": report.chunks, "embedded_chunks": report.embedded_chunks,
         "seconds": round(report.seconds, 2),
     }

@@ -22,7 +22,7 @@ from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_documen
 from .ingest.documents import content_hash
 from .manifest import Published
 from .models import Chunk, Document
-from .params import DEFAULT_CHUNKING, ChunkingParams
+from .params import DEFAULT_CHUNKING, DEFAULT_OCR, ChunkingParams, OcrParams
 from .reader import OpenIndex
 from .store import IndexStore
 from .text import sentence_spans, strip_list_marker
@@ -47,6 +47,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Files indexed without some of their pages (scanned pages with no OCR available), and why.
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
     embedded_chunks: int = 0
@@ -71,17 +73,18 @@ def scan_corpus(corpus_dir: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How a build runs: batch size, versions kept, the themes file and the chunking parameters."""
+    """How a build runs: batch size, versions kept, the themes file, the chunking parameters and OCR."""
 
     batch_size: int = 32
     keep_versions: int = 2
     themes_path: Path = DEFAULT_THEMES
     chunking: ChunkingParams = DEFAULT_CHUNKING
+    ocr: OcrParams = DEFAULT_OCR
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildOptions:
         return cls(batch_size=settings.batch_size, keep_versions=settings.keep_versions,
-                   themes_path=settings.themes_path, chunking=settings.chunking)
+                   themes_path=settings.themes_path, chunking=settings.chunking, ocr=settings.ocr)
 
 
 def build_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
@@ -141,7 +144,7 @@ def _sync(plan: _Plan, *, store: IndexStore, embedder: Embedder, options: BuildO
         keep = set(report.unchanged) | ({d for d in old_docs if d not in plan.drop} if plan.keep_others else set())
         keep -= changing
         loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
-                           chunking=options.chunking, progress=progress)
+                           options=options, progress=progress)
         new_ids = {document.doc_id for document, _ in loaded}
         gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
         current_themes = themes_hash(options.themes_path)
@@ -176,15 +179,16 @@ def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
 
 
 def _load_all(
-    to_load: list[tuple[str, Path]], report: BuildReport, *, known_hashes: dict[str, str], chunking: ChunkingParams,
+    to_load: list[tuple[str, Path]], report: BuildReport, *, known_hashes: dict[str, str], options: BuildOptions,
     progress: Progress,
 ) -> list[tuple[Document, list[Chunk]]]:
     """Load and chunk each file; skip (with the reason) what is unreadable or already indexed."""
     loaded: list[tuple[Document, list[Chunk]]] = []
     seen = dict(known_hashes)
+    chunking = options.chunking
     for doc_id, path in progress(to_load, len(to_load), "Reading"):
         try:
-            document = load_document(path, layout=chunking.pdf)
+            document = load_document(path, layout=chunking.pdf, ocr=options.ocr, progress=progress)
         except DocumentUnreadable as exc:
             report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
             continue
@@ -192,6 +196,7 @@ def _load_all(
             report.skipped.append((path.name, f"same content as {seen[document.content_hash]}, already indexed"))
             continue
         seen[document.content_hash] = doc_id
+        report.warnings.extend((path.name, warning) for warning in document.warnings)
         chunks = chunk_document(document, chunking)
         if not chunks:
             report.skipped.append((path.name, "no passages could be cut from the text"))

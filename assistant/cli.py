@@ -67,6 +67,8 @@ def _print_report(report: BuildReport, title: str) -> None:
         click.echo(f"removed   {doc_id}")
     for name, reason in report.skipped:
         click.echo(f"skipped   {name}: {reason}", err=True)
+    for name, warning in report.warnings:
+        click.echo(f"warning   {name}: {warning}", err=True)
     click.echo(f"{title}: {report.documents} reviews, {report.chunks} passages in index version {report.version} "
                f"({report.embedded_chunks} passages embedded, {report.seconds:.1f} s)")
 

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadRequest
-from .params import DEFAULT_ANSWER, DEFAULT_CHUNKING, DEFAULT_RANKING, AnswerParams, ChunkingParams, RankingParams
+from .params import (
+    DEFAULT_ANSWER,
+    DEFAULT_CHUNKING,
+    DEFAULT_OCR,
+    DEFAULT_RANKING,
+    AnswerParams,
+    ChunkingParams,
+    OcrParams,
+    RankingParams,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # templates, static files and data ship inside the package
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -85,6 +94,8 @@ class Settings:
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ranking: RankingParams = DEFAULT_RANKING
     answer: AnswerParams = DEFAULT_ANSWER
+    # Scanned PDF pages: the Tesseract program (ASSISTANT_TESSERACT) and resolution (ASSISTANT_OCR_DPI).
+    ocr: OcrParams = DEFAULT_OCR
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -110,6 +121,11 @@ class Settings:
             in ("true", "1", "yes"),
             "retention_days": _number("RETENTION_DAYS", base.retention_days, int),
         }
+        ocr = replace(base.ocr, executable=_env("TESSERACT", base.ocr.executable),
+                      dpi=_number("OCR_DPI", base.ocr.dpi, int))
+        if not 72 <= ocr.dpi <= 600:
+            raise BadRequest(f"ASSISTANT_OCR_DPI must be between 72 and 600, not {ocr.dpi}")
+        values["ocr"] = ocr
         names = {f.name for f in fields(cls)}
         for key, value in overrides.items():
             if key not in names:

@@ -15,7 +15,7 @@ from .errors import IndexUnavailable
 
 MANIFEST = "manifest.json"
 SQLITE = "index.sqlite"
-FORMAT_VERSION = 5  # 4: chunks carry the review's own paragraph numbers; 5: reviews carry their access
+FORMAT_VERSION = 6  # 4: paragraph numbers on chunks; 5: documents list their OCR'd pages; 6: and their access
 
 @dataclass
 class DocumentEntry:

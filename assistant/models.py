@@ -31,6 +31,10 @@ class Document:
     text: str
     content_hash: str
     page_starts: list[int] = field(default_factory=list)
+    # 1-based pages whose text was read from scanned images by OCR (quotations from them need checking).
+    ocr_pages: list[int] = field(default_factory=list)
+    # What was left out while loading (scanned pages without OCR, say): reported by the build, not stored.
+    warnings: list[str] = field(default_factory=list)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character `offset`, or None for formats without pages."""

@@ -19,6 +19,7 @@ from . import __version__
 from .auth import CurrentReader, admin_enabled
 from .config import Settings
 from .errors import NotFound
+from .ingest.ocr import page_ranges
 from .personal_data import browser_rules
 from .service import Assistant
 
@@ -87,7 +88,9 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
         doc, chunks = assistant.document(doc_id, reader)
         sections = [(section, list(group)) for section, group in
                     itertools.groupby(chunks, key=lambda stored: stored.chunk.section)]
-        return page(request, "document.html", active="documents", document=doc, sections=sections)
+        ocr_pages = page_ranges(doc.ocr_pages) if doc.ocr_pages else None  # "pages 1-4": for the OCR note
+        return page(request, "document.html", active="documents", document=doc, sections=sections,
+                    ocr_pages=ocr_pages)
 
     @app.get("/extracts", response_class=HTMLResponse, include_in_schema=False)
     def extracts(request: Request, reader: CurrentReader) -> HTMLResponse:

@@ -106,7 +106,30 @@ class AnswerParams:
     quote_score_drop: float = 0.15
 
 
+@dataclass(frozen=True)
+class OcrParams:
+    """How scanned PDF pages are read with Tesseract (they shape only scanned pages' text, not the cutting)."""
+
+    # The Tesseract program: a name looked up on PATH or a full path (Debian's tesseract-ocr).
+    executable: str = "tesseract"
+    # Pages are rendered at this resolution for Tesseract, which reads body type best at about 300 dpi.
+    dpi: int = 300
+    # A page with fewer letters than this in its text layer, and an image on it, is a scan to be read by OCR.
+    min_letters: int = 20
+    # ... and images covering at least this share of the page (a logo beside a short title is no scan).
+    min_image_cover: float = 0.5
+    # One page may take this long before Tesseract is stopped (a clean 300 dpi page takes a few seconds).
+    page_timeout_seconds: float = 180.0
+    # A page larger than this many million pixels at that resolution (a poster, a plan) is rendered smaller.
+    max_megapixels: float = 60.0
+    # Tesseract's page segmentation mode: 3 finds the blocks of a whole page by itself (columns, headings).
+    page_segmentation: int = 3
+    # The trained language data (Debian's tesseract-ocr-eng).
+    language: str = "eng"
+
+
 DEFAULT_LAYOUT = PdfLayoutParams()
+DEFAULT_OCR = OcrParams()
 DEFAULT_CHUNKING = ChunkingParams()
 DEFAULT_RANKING = RankingParams()
 DEFAULT_ANSWER = AnswerParams()

@@ -223,10 +223,12 @@ class OpenIndex:
         where, parameters = _excluding(hidden, "d.doc_id", "WHERE")
         rows = self._rows(
             "SELECT d.doc_id, d.file_name, d.title, d.area, d.partnership, d.year, d.published, d.review_type, "
-            "d.content_hash, d.access, COUNT(c.id) AS chunks FROM documents d LEFT JOIN chunks c USING (doc_id) "
-            f"{where} GROUP BY d.doc_id ORDER BY d.year DESC, d.title", parameters
+            "d.content_hash, d.ocr_pages, d.access, COUNT(c.id) AS chunks "
+            f"FROM documents d LEFT JOIN chunks c USING (doc_id) {where} "
+            "GROUP BY d.doc_id ORDER BY d.year DESC, d.title",
+            parameters,
         )
-        return [{**dict(row), "access": _access(row)} for row in rows]
+        return [{**dict(row), "ocr_pages": json.loads(row["ocr_pages"]), "access": _access(row)} for row in rows]
 
     def theme_counts(self, hidden: frozenset[str] = frozenset()) -> dict[str, tuple[int, int]]:
         """Per theme id: (documents, chunks) tagged with it, among the reviews not `hidden`."""
@@ -264,6 +266,7 @@ class OpenIndex:
         return Document(
             doc_id=row["doc_id"], file_name=row["file_name"], meta=_meta(row), text=row["text"],
             content_hash=row["content_hash"], page_starts=json.loads(row["page_starts"]),
+            ocr_pages=json.loads(row["ocr_pages"]),
         )
 
     def close(self) -> None:

@@ -52,7 +52,7 @@ def library_router(assistant: Assistant) -> APIRouter:
     def document(doc_id: str, reader: CurrentReader) -> dict[str, Any]:
         doc, chunks = assistant.document(doc_id, reader)
         return {
-            "doc_id": doc.doc_id, "file_name": doc.file_name, **doc.meta.__dict__,
+            "doc_id": doc.doc_id, "file_name": doc.file_name, **doc.meta.__dict__, "ocr_pages": doc.ocr_pages,
             "chunks": [{"n": s.chunk.n, "chunk_id": s.chunk.chunk_id, "section": s.chunk.section,
                         "page": s.chunk.page, "text": s.chunk.text} for s in chunks],
         }

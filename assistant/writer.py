@@ -35,7 +35,7 @@ SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, file_name TEXT NOT NULL, title TEXT NOT NULL, area TEXT, partnership TEXT,
     year INTEGER, published TEXT, review_type TEXT, content_hash TEXT NOT NULL, text TEXT NOT NULL,
-    page_starts TEXT NOT NULL, access TEXT
+    page_starts TEXT NOT NULL, ocr_pages TEXT NOT NULL, access TEXT
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id), n INTEGER NOT NULL,
@@ -117,10 +117,10 @@ class IndexWriter:
         meta = document.meta
         self.db.execute(
             "INSERT INTO documents (doc_id, file_name, title, area, partnership, year, published, review_type, "
-            "content_hash, text, page_starts, access) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "content_hash, text, page_starts, ocr_pages, access) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (document.doc_id, document.file_name, meta.title, meta.area, meta.partnership, meta.year,
              meta.published, meta.review_type, document.content_hash, document.text,
-             json.dumps(document.page_starts), access_to_json(meta.access)),
+             json.dumps(document.page_starts), json.dumps(document.ocr_pages), access_to_json(meta.access)),
         )
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)

@@ -6,10 +6,11 @@ import hashlib
 from pathlib import Path
 
 from ..models import Document
-from ..params import DEFAULT_LAYOUT, PdfLayoutParams
+from ..params import DEFAULT_LAYOUT, DEFAULT_OCR, OcrParams, PdfLayoutParams
 from ..text import slug
 from .loaders import EXPECTED_FORMATS, load_file
 from .metadata import merged_metadata, sidecar_path
+from .ocr import PageProgress, no_page_progress
 
 SUPPORTED_SUFFIXES = frozenset(EXPECTED_FORMATS)
 
@@ -28,9 +29,12 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_document(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> Document:
-    """Read a review file; raises DocumentUnreadable (with the file name and reason) when it cannot."""
-    loaded = load_file(path, layout=layout)
+def load_document(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
+                  progress: PageProgress = no_page_progress) -> Document:
+    """Read a review file; raises DocumentUnreadable (with the file name and reason) when it cannot.
+
+    Scanned PDF pages are read by OCR, with `progress` wrapped around them (one step per page)."""
+    loaded = load_file(path, layout=layout, ocr=ocr, progress=progress)
     return Document(
         doc_id=doc_id_for(path),
         file_name=path.name,
@@ -38,4 +42,6 @@ def load_document(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> Do
         text=loaded.text,
         content_hash=content_hash(path),
         page_starts=loaded.page_starts,
+        ocr_pages=loaded.ocr_pages,
+        warnings=loaded.warnings,
     )

@@ -16,8 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DocumentUnreadable
-from ..params import DEFAULT_LAYOUT, PdfLayoutParams
+from ..params import DEFAULT_LAYOUT, DEFAULT_OCR, OcrParams, PdfLayoutParams
 from ..text import LIST_MARKER, ends_clause, join_lines
+from .ocr import (
+    INSTALL_HINT,
+    OcrFailed,
+    PageProgress,
+    find_tesseract,
+    is_scanned,
+    no_page_progress,
+    ocr_page,
+    ocr_paragraphs,
+    page_ranges,
+)
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
@@ -27,6 +38,8 @@ MAX_ZIP_RATIO = 200
 class LoadedText:
     text: str
     page_starts: list[int] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based pages whose text was read by OCR
+    warnings: list[str] = field(default_factory=list)  # pages left out of the text, and why
 
 
 def sniff_format(data: bytes) -> str:
@@ -56,7 +69,8 @@ def _zip_has_word(data: bytes) -> bool:
 EXPECTED_FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}
 
 
-def load_file(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> LoadedText:
+def load_file(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
+              progress: PageProgress = no_page_progress) -> LoadedText:
     """Load any supported file; raise DocumentUnreadable with the reason when it cannot be read."""
     try:
         data = path.read_bytes()
@@ -72,7 +86,7 @@ def load_file(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> Loaded
     if actual != expected and not (expected == "text" and actual == "html"):
         raise DocumentUnreadable(f"{path.name}: named {path.suffix} but the content is {_describe(actual)}")
     if expected == "pdf":
-        loaded = load_pdf(data, path.name, layout=layout)
+        loaded = load_pdf(data, path.name, layout=layout, ocr=ocr, progress=progress)
     else:
         loaded = {"docx": load_docx, "html": load_html, "text": load_text}[expected](data, path.name)
     if len(re.findall(r"[A-Za-z]{2,}", loaded.text)) < 5:
@@ -112,7 +126,9 @@ class PdfLine:
     bold: bool = False
 
 
-def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT) -> LoadedText:
+def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
+             progress: PageProgress = no_page_progress) -> LoadedText:
+    """Read a PDF page by page: the text layer where there is one, Tesseract for scanned pages."""
     import pypdfium2 as pdfium
 
     try:
@@ -120,29 +136,68 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
     except pdfium.PdfiumError as exc:
         raise DocumentUnreadable(f"{name}: not a readable PDF ({exc})") from None
     pages: list[list[PdfLine]] = []
+    scanned: list[int] = []  # 0-based
+    read: dict[int, str] = {}  # 0-based page -> its paragraphs, read by OCR
+    warnings: list[str] = []
     try:
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
             pages.append(pdf_page_lines(textpage))
             textpage.close()
+            if is_scanned(page, "".join(line.text for line in pages[-1]), ocr):
+                scanned.append(index)
             page.close()
+        if scanned:
+            read, warnings = _read_scanned(pdf, scanned, name, ocr, progress)
     except pdfium.PdfiumError as exc:
         raise DocumentUnreadable(f"{name}: PDF page could not be read ({exc})") from None
     finally:
         pdf.close()
-    if not any(re.search(r"[A-Za-z]{2,}", line.text) for lines in pages for line in lines):
-        raise DocumentUnreadable(f"{name}: the PDF has no text layer (a scan?); OCR is not supported")
-    body = body_font_size([line for lines in pages for line in lines])
+    is_scan = set(scanned)
+    text_pages = [i for i in range(len(pages)) if i not in is_scan]
+    has_text = any(re.search(r"[A-Za-z]{2,}", line.text) for i in text_pages for line in pages[i])
+    if not has_text and not any(re.search(r"[A-Za-z]{2,}", text) for text in read.values()):
+        if scanned:
+            found_nothing = f"{page_ranges([i + 1 for i in scanned])} scanned, but OCR found no readable text"
+            raise DocumentUnreadable(f"{name}: " + ("; ".join(warnings) or found_nothing))
+        raise DocumentUnreadable(f"{name}: the PDF has no text layer and no scanned pages to read")
+    body = body_font_size([line for i in text_pages for line in pages[i]])
     text_parts: list[str] = []
     page_starts: list[int] = []
     offset = 0
-    for lines in pages:
+    for index, lines in enumerate(pages):
         page_starts.append(offset)
-        text = pdf_page_to_paragraphs(lines, body_size=body, layout=layout)
+        if index in is_scan:  # read by OCR, or left out (no OCR) with a warning
+            text = read.get(index, "")
+        else:
+            text = pdf_page_to_paragraphs(lines, body_size=body, layout=layout)
         text_parts.append(text)
         offset += len(text) + 2
-    return LoadedText("\n\n".join(text_parts), page_starts)
+    return LoadedText("\n\n".join(text_parts), page_starts, ocr_pages=sorted(i + 1 for i in read),
+                      warnings=warnings)
+
+
+def _read_scanned(pdf: Any, scanned: list[int], name: str, ocr: OcrParams,
+                  progress: PageProgress) -> tuple[dict[int, str], list[str]]:
+    """Read the scanned pages with Tesseract: their paragraphs (0-based page -> text) and what went wrong."""
+    executable = find_tesseract(ocr)
+    if executable is None:
+        pages = page_ranges([i + 1 for i in scanned])
+        verb = "is a scanned image" if len(scanned) == 1 else "are scanned images"
+        return {}, [f"{pages} {verb} and OCR is not available ({INSTALL_HINT})"]
+    read: dict[int, str] = {}
+    failed: dict[str, list[int]] = {}
+    for index in progress(scanned, len(scanned), f"OCR {name}"):
+        page = pdf[index]
+        try:
+            read[index] = ocr_paragraphs(ocr_page(page, executable, ocr))
+        except OcrFailed as exc:
+            failed.setdefault(str(exc), []).append(index + 1)
+        finally:
+            page.close()
+    warnings = [f"{page_ranges(numbers)} could not be read by OCR: {reason}" for reason, numbers in failed.items()]
+    return read, warnings
 
 
 def pdf_page_lines(textpage: Any) -> list[PdfLine]:

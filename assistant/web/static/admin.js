@@ -31,6 +31,7 @@
     if (report.replaced.length) parts.push("replaced " + report.replaced.join(", "));
     if (report.removed.length) parts.push("removed " + report.removed.join(", "));
     report.skipped.forEach(function (item) { parts.push("skipped " + item.file + ": " + item.reason); });
+    (report.warnings || []).forEach(function (item) { parts.push("warning " + item.file + ": " + item.warning); });
     if (!parts.length) parts.push("nothing changed");
     return parts.join("; ") + ". The index now holds " + report.documents + " reviews.";
   }

@@ -22,7 +22,7 @@ from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_documen
 from .ingest.documents import content_hash
 from .manifest import Published
 from .models import Chunk, Document
-from .params import DEFAULT_CHUNKING, DEFAULT_OCR, ChunkingParams, OcrParams
+from .params import DEFAULT_CHUNKING, DEFAULT_OCR, DEFAULT_VECTORS, ChunkingParams, OcrParams, VectorParams
 from .reader import OpenIndex
 from .store import IndexStore
 from .text import sentence_spans, strip_list_marker
@@ -80,11 +80,13 @@ class BuildOptions:
     themes_path: Path = DEFAULT_THEMES
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ocr: OcrParams = DEFAULT_OCR
+    vectors: VectorParams = DEFAULT_VECTORS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildOptions:
         return cls(batch_size=settings.batch_size, keep_versions=settings.keep_versions,
-                   themes_path=settings.themes_path, chunking=settings.chunking, ocr=settings.ocr)
+                   themes_path=settings.themes_path, chunking=settings.chunking, ocr=settings.ocr,
+                   vectors=settings.vectors)
 
 
 def build_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
@@ -220,6 +222,7 @@ def _write_version(
     """Write and publish a version holding `keep` (from `previous`) plus the loaded documents, theme-tagged."""
     staging = store.new_staging()
     writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, chunking=options.chunking,
+                         vectors=options.vectors,
                          base=previous)
     writer.manifest.themes_hash = themes_version
     try:
@@ -228,7 +231,7 @@ def _write_version(
                 writer.remove(doc_id)
         if retag and previous is not None:
             old = OpenIndex(previous.directory, previous.manifest)
-            writer.retag(tagger.tag, old.vectors)
+            writer.retag(tagger.tag, old.passages)
             old.close()
         for document in embedded:
             writer.add(document)

@@ -13,10 +13,12 @@ from .params import (
     DEFAULT_CHUNKING,
     DEFAULT_OCR,
     DEFAULT_RANKING,
+    DEFAULT_VECTORS,
     AnswerParams,
     ChunkingParams,
     OcrParams,
     RankingParams,
+    VectorParams,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # templates, static files and data ship inside the package
@@ -93,6 +95,7 @@ class Settings:
     retention_days: int = 90  # recorded questions and feedback older than this are deleted
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ranking: RankingParams = DEFAULT_RANKING
+    vectors: VectorParams = DEFAULT_VECTORS
     answer: AnswerParams = DEFAULT_ANSWER
     # Scanned PDF pages: the Tesseract program (ASSISTANT_TESSERACT) and resolution (ASSISTANT_OCR_DPI).
     ocr: OcrParams = DEFAULT_OCR

@@ -15,7 +15,12 @@ from .errors import IndexUnavailable
 
 MANIFEST = "manifest.json"
 SQLITE = "index.sqlite"
-FORMAT_VERSION = 6  # 4: paragraph numbers on chunks; 5: documents list their OCR'd pages; 6: and their access
+# 4: paragraph numbers on chunks; 5: documents list their OCR'd pages; 6: and their access;
+# 7: vectors as memory-mapped raw segments, dead ids in SQLite, an ANN index for large collections
+FORMAT_VERSION = 7
+# Files up to this size are checksummed whenever a version is opened; larger ones (a national collection's
+# vectors) are checked by size then, and by checksum when a change builds on them and by `index status --verify`.
+CHECKSUM_ON_OPEN_BYTES = 256 * 1024 * 1024
 
 @dataclass
 class DocumentEntry:
@@ -38,8 +43,11 @@ class Manifest:
     chunking: dict[str, Any] = field(default_factory=dict)
     # Vector files are written in segments: a change adds one segment and hard-links the earlier ones,
     # so its cost does not grow with the index. Vectors of removed chunks stay in old segments until the
-    # next full build; readers keep only the ids still present in SQLite.
+    # next full build; their ids are listed in SQLite (dead_vectors). See vectors.py.
     segments: list[str] = field(default_factory=list)
+    # The approximate passage index, for collections past VectorParams.ann_min_passages ("" without one).
+    ann: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 
     @property
@@ -48,7 +56,8 @@ class Manifest:
 
     @property
     def files(self) -> list[str]:
-        return [SQLITE, *(name for segment in self.segments for name in segment_files(segment))]
+        names = [SQLITE, *(name for segment in self.segments for name in segment_files(segment))]
+        return [*names, self.ann] if self.ann else names
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -68,9 +77,14 @@ class Published:
     manifest: Manifest
 
 
-def segment_files(segment: str) -> tuple[str, str]:
-    """The chunk-vector and sentence-vector files of one segment."""
-    return f"vectors-{segment}.faiss", f"sentences-{segment}.faiss"
+def segment_files(segment: str) -> tuple[str, str, str, str]:
+    """The files of one segment: passage vectors and their ids, sentence vectors and their ids."""
+    return (*vector_files(segment, "vectors"), *vector_files(segment, "sentences"))
+
+
+def vector_files(segment: str, kind: str) -> tuple[str, str]:
+    """The vectors file and the ids file of one kind ("vectors" or "sentences") in one segment."""
+    return f"{kind}-{segment}.f32", f"{kind}-{segment}.i64"
 
 
 def file_sha256(path: Path) -> str:
@@ -81,12 +95,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_files(directory: Path, manifest: Manifest, names: Sequence[str]) -> None:
-    """Refuse missing files and files whose checksum differs from the manifest's."""
+def verify_files(directory: Path, manifest: Manifest, names: Sequence[str], *,
+                 checksum_above: int | None = None) -> None:
+    """Refuse missing files and files whose checksum differs from the manifest's; files larger than
+    `checksum_above` bytes (when given) are only checked for their size."""
     for name in names:
         path = directory / name
         if not path.exists():
             raise IndexUnavailable(f"index file {name} is missing from {directory}; rebuild the index")
+        size = path.stat().st_size
+        if name in manifest.sizes and manifest.sizes[name] != size:
+            raise IndexUnavailable(f"index file {path} is corrupt (size mismatch); rebuild the index")
+        if checksum_above is not None and size > checksum_above:
+            continue
         if manifest.checksums.get(name) != file_sha256(path):
             raise IndexUnavailable(f"index file {path} is corrupt (checksum mismatch); rebuild the index")
 

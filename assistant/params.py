@@ -46,6 +46,26 @@ class ChunkingParams:
 
 
 @dataclass(frozen=True)
+class VectorParams:
+    """Exact or approximate vector search, by collection size (measured with benchmarks/scale.py)."""
+
+    # Up to this many passages, passages are searched exactly; above, through an IVF index.
+    ann_min_passages: int = 100_000
+    # IVF lists: this many per square root of the passage count (capped).
+    ann_lists_per_sqrt: float = 4.0
+    ann_max_lists: int = 8192
+    # Training sample: this many vectors per list.
+    ann_train_per_list: int = 40
+    # Lists visited per search.
+    ann_probes: int = 32
+    # Candidates taken from the IVF index per passage wanted, then scored exactly.
+    ann_oversample: int = 3
+    # Up to this many sentences, the question is matched against every sentence; above, against the
+    # sentences of the candidate passages (from the dense and keyword searches) only.
+    exact_sentence_limit: int = 400_000
+
+
+@dataclass(frozen=True)
 class RankingParams:
     """Hybrid retrieval: how the rankings are fused, diversified and merged."""
 
@@ -132,6 +152,7 @@ DEFAULT_LAYOUT = PdfLayoutParams()
 DEFAULT_OCR = OcrParams()
 DEFAULT_CHUNKING = ChunkingParams()
 DEFAULT_RANKING = RankingParams()
+DEFAULT_VECTORS = VectorParams()
 DEFAULT_ANSWER = AnswerParams()
 
 

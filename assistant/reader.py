@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from .access import access_from_json
 from .errors import IndexUnavailable
-from .manifest import SQLITE, Manifest, segment_files, verify_files
+from .manifest import CHECKSUM_ON_OPEN_BYTES, SQLITE, Manifest, verify_files
 from .models import Chunk, Document, DocumentMeta
+from .params import DEFAULT_VECTORS, VectorParams
+from .vectors import CHUNK_KIND, SENTENCE_KIND, VectorSet, ann_search, read_ann
 
 
 @dataclass(frozen=True)
@@ -41,91 +42,104 @@ class StoredChunk:
     themes: list[str] = field(default_factory=list)
 
 
-def _merged(paths: Sequence[Path], live_ids: np.ndarray, dimension: int) -> Any:
-    """One in-memory FAISS index of the live vectors of every segment."""
-    merged = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-    for path in paths:
+class ConnectionPool:
+    """Read-only SQLite connections to one immutable file, opened up front and lent one per query, so
+    threads read in parallel (one shared connection would serialise them). Opened now, the file stays
+    readable through them even after a newer version is published and this one is cleaned up."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        uri = f"file:{path}?mode=ro&immutable=1"
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._all: list[sqlite3.Connection] = []
         try:
-            part: Any = faiss.read_index(str(path))
-        except RuntimeError:
-            raise IndexUnavailable(f"index file {path} cannot be read; rebuild the index") from None
-        if part.d != dimension:
-            raise IndexUnavailable(f"index file {path} does not match the manifest's dimension; rebuild the index")
-        if part.ntotal == 0:
-            continue
-        ids = faiss.vector_to_array(part.id_map).astype(np.int64)
-        vectors = faiss.downcast_index(part.index).reconstruct_n(0, part.ntotal)
-        keep = np.isin(ids, live_ids)
-        if keep.any():
-            merged.add_with_ids(np.ascontiguousarray(vectors[keep]), ids[keep])
-    return merged
+            for _ in range(size):
+                connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                connection.row_factory = sqlite3.Row
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file now
+                self._all.append(connection)
+                self._idle.put(connection)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise IndexUnavailable(f"index file {path} cannot be read ({exc}); rebuild the index") from None
+
+    def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        connection = self._idle.get()
+        try:
+            return connection.execute(sql, parameters).fetchall()
+        finally:
+            self._idle.put(connection)
+
+    def close(self) -> None:
+        for connection in self._all:
+            connection.close()
 
 
 class OpenIndex:
-    """A published version opened for reading: thread-safe, never changes under its readers."""
+    """A published version opened for reading: thread-safe, never changes under its readers.
 
-    def __init__(self, directory: Path, manifest: Manifest) -> None:
+    Opening reads the manifest, checks the files, maps the vectors into memory and opens the SQLite
+    connections: nothing in proportion to the collection but the ids of its vectors.
+    """
+
+    def __init__(self, directory: Path, manifest: Manifest, *, vectors: VectorParams = DEFAULT_VECTORS,
+                 connections: int = 8) -> None:
         self.directory = directory
         self.manifest = manifest
-        verify_files(directory, manifest, manifest.files)
-        # One connection, opened now and shared under a lock: the file stays readable through this
-        # handle even after a newer version is published and this one is cleaned up.
-        uri = f"file:{directory / SQLITE}?mode=ro&immutable=1"
+        self.vector_params = vectors
+        verify_files(directory, manifest, manifest.files, checksum_above=CHECKSUM_ON_OPEN_BYTES)
+        self._pool = ConnectionPool(directory / SQLITE, connections)
         try:
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            live_chunks = np.asarray([row[0] for row in self._db.execute("SELECT id FROM chunks")], dtype=np.int64)
-            live_sentences = np.asarray([row[0] for row in self._db.execute("SELECT id FROM sentences")],
-                                        dtype=np.int64)
+            dead = {kind: np.asarray([row[0] for row in self._rows("SELECT id FROM dead_vectors WHERE kind = ?",
+                                                                     (kind,))], dtype=np.int64)
+                    for kind in (CHUNK_KIND, SENTENCE_KIND)}
+            # doc id -> the groups that may read it (empty: admins only), for the restricted reviews alone
+            self.restricted: dict[str, frozenset[str]] = {
+                row["doc_id"]: access_from_json(row["access"]) or frozenset()
+                for row in self._rows("SELECT doc_id, access FROM documents WHERE access IS NOT NULL")}
         except sqlite3.DatabaseError as exc:
+            self._pool.close()
             raise IndexUnavailable(f"index file {directory / SQLITE} cannot be read ({exc}); rebuild the index") \
                 from None
-        self._db.row_factory = sqlite3.Row
-        self._db_lock = threading.Lock()
-        # doc id -> the groups that may read it (empty: admins only), for the restricted reviews alone
-        self.restricted: dict[str, frozenset[str]] = {
-            row["doc_id"]: access_from_json(row["access"]) or frozenset()
-            for row in self._rows("SELECT doc_id, access FROM documents WHERE access IS NOT NULL")}
-        self.vectors = _merged([directory / segment_files(s)[0] for s in manifest.segments], live_chunks,
-                               manifest.dimension)
-        self.sentence_vectors = _merged([directory / segment_files(s)[1] for s in manifest.segments],
-                                        live_sentences, manifest.dimension)
+        self.passages = VectorSet(directory, manifest.segments, CHUNK_KIND, manifest.dimension, dead[CHUNK_KIND])
+        self.sentences = VectorSet(directory, manifest.segments, SENTENCE_KIND, manifest.dimension,
+                                   dead[SENTENCE_KIND])
+        self.ann = read_ann(directory / manifest.ann) if manifest.ann else None
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._db_lock:
-            return self._db.execute(sql, parameters).fetchall()
+        return self._pool.rows(sql, parameters)
 
     # --- search primitives --------------------------------------------------------------------
 
-    def _nearest(self, vectors: Any, query_vector: np.ndarray, limit: int, allowed_sql: str | None,
-                 parameters: Sequence[Any] = ()) -> list[tuple[int, float]]:
-        """(id, cosine) of the nearest vectors; with `allowed_sql`, only among the ids it selects."""
-        if vectors.ntotal == 0:
-            return []
-        params = None
-        if allowed_sql is not None:
-            ids = np.asarray([row[0] for row in self._rows(allowed_sql, parameters)], dtype=np.int64)
-            if not len(ids):
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
-        scores, ids = vectors.search(query_vector.reshape(1, -1).astype(np.float32), limit, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    def _ids(self, sql: str, parameters: Sequence[Any]) -> np.ndarray:
+        return np.asarray([row[0] for row in self._rows(sql, parameters)], dtype=np.int64)
 
     def dense(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
               ) -> list[tuple[int, float]]:
         """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
-        if allowed is None:
-            return self._nearest(self.vectors, query_vector, limit, None)
-        return self._nearest(self.vectors, query_vector, limit, allowed.sql, allowed.parameters)
+        query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
+        ids = None if allowed is None else self._ids(allowed.sql, allowed.parameters)
+        if ids is not None and not ids.size:
+            return []
+        if self.ann is not None:
+            return ann_search(self.ann, self.passages, query, limit, self.vector_params, allowed=ids)
+        return self.passages.search(query, limit, allowed=ids)
 
-    def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None
-                       ) -> tuple[list[tuple[int, float]], list[float]]:
+    def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None, *,
+                       candidates: Sequence[int] = ()) -> tuple[list[tuple[int, float]], list[float]]:
         """Chunks ranked by their sentence closest to the query, as (chunk id, that sentence's cosine), and
-        the cosines of the `limit` nearest sentences themselves (how close the collection at large comes)."""
-        if allowed is None:
-            found = self._nearest(self.sentence_vectors, query_vector, limit, None)
+        the cosines of the `limit` nearest sentences themselves (how close the collection at large comes).
+
+        Up to VectorParams.exact_sentence_limit sentences every sentence is searched; above, the sentences
+        of the `candidates` (the chunks the other searches found) only.
+        """
+        query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
+        if self.sentences.count > self.vector_params.exact_sentence_limit:
+            found = self._candidate_sentences(query, limit, candidates)
+        elif allowed is None:
+            found = self.sentences.search(query, limit)
         else:
-            found = self._nearest(self.sentence_vectors, query_vector, limit,
-                                  f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)
+            ids = self._ids(f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)
+            found = self.sentences.search(query, limit, allowed=ids) if ids.size else []
         if not found:
             return [], []
         placeholders = ",".join("?" * len(found))
@@ -135,6 +149,16 @@ class OpenIndex:
         for sentence_id, score in found:
             best.setdefault(chunk_of[sentence_id], score)
         return list(best.items()), [score for _, score in found]
+
+    def _candidate_sentences(self, query: np.ndarray, limit: int, candidates: Sequence[int]
+                             ) -> list[tuple[int, float]]:
+        if not candidates:
+            return []
+        placeholders = ",".join("?" * len(candidates))
+        ids = [row[0] for row in self._rows(f"SELECT id FROM sentences WHERE chunk_id IN ({placeholders})",
+                                            list(candidates))]
+        scored = self.sentences.scores(query, ids)
+        return sorted(scored.items(), key=lambda item: -item[1])[:limit]
 
     def passage_frequencies(self, terms: Sequence[str], cap: int, hidden: frozenset[str] = frozenset()
                             ) -> dict[str, int]:
@@ -164,21 +188,19 @@ class OpenIndex:
         placeholders = ",".join("?" * len(chunk_ids))
         rows = self._rows(f'SELECT id, chunk_id, start, "end" FROM sentences WHERE chunk_id IN ({placeholders}) '
                           "ORDER BY id", list(chunk_ids))
-        if not rows:
-            return {}
-        stored = self.sentence_vectors.reconstruct_batch(np.asarray([row["id"] for row in rows], dtype=np.int64))
-        scores = stored @ query_vector.reshape(-1)
+        scores = self.sentences.scores(np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1),
+                                       [row["id"] for row in rows])
         out: dict[int, list[tuple[float, tuple[int, int]]]] = {}
-        for row, score in zip(rows, scores, strict=True):
-            out.setdefault(row["chunk_id"], []).append((float(score), (row["start"], row["end"])))
+        for row in rows:
+            if row["id"] in scores:
+                out.setdefault(row["chunk_id"], []).append((scores[row["id"]], (row["start"], row["end"])))
         return out
 
     def similarities(self, query_vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of the query to particular chunks."""
         if not ids:
             return {}
-        stored = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-        return {i: float(s) for i, s in zip(ids, stored @ query_vector.reshape(-1), strict=True)}
+        return self.passages.scores(np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1), ids)
 
     def keyword(self, match_expression: str, limit: int, allowed: ChunkFilter | None = None, *,
                 weights: tuple[float, float, float] = (0.5, 2.0, 1.0)) -> list[tuple[int, float]]:
@@ -270,8 +292,7 @@ class OpenIndex:
         )
 
     def close(self) -> None:
-        with self._db_lock:
-            self._db.close()
+        self._pool.close()
 
 
 def _excluding(hidden: frozenset[str], column: str, keyword: str) -> tuple[str, list[str]]:

@@ -81,7 +81,7 @@ class Assistant:
             return cached
         with self._lock:
             if self._index is None or self._index.manifest.version != self.store.current_version():
-                self._index = self.store.open(model=self.model_name)
+                self._index = self.store.open(model=self.model_name, vectors=self.settings.vectors)
             return self._index
 
     def refresh(self) -> bool:
@@ -89,7 +89,7 @@ class Assistant:
         current = self.store.current_version()
         if current is None or (self._index is not None and self._index.manifest.version == current):
             return False
-        fresh = self.store.open(model=self.model_name)
+        fresh = self.store.open(model=self.model_name, vectors=self.settings.vectors)
         with self._lock:
             self._index = fresh  # requests holding the old one finish with it; nothing is closed under them
         return True

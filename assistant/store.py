@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import IndexBusy, IndexUnavailable
 from .manifest import MANIFEST, Manifest, Published, check_compatible
-from .params import DEFAULT_CHUNKING, ChunkingParams, chunking_fingerprint
+from .params import DEFAULT_CHUNKING, DEFAULT_VECTORS, ChunkingParams, VectorParams, chunking_fingerprint
 from .reader import OpenIndex
 
 
@@ -58,10 +58,10 @@ class IndexStore:
         except (ValueError, TypeError, KeyError) as exc:
             raise IndexUnavailable(f"index manifest {path} is damaged ({exc}); rebuild the index") from None
 
-    def open(self, *, model: str) -> OpenIndex:
+    def open(self, *, model: str, vectors: VectorParams = DEFAULT_VECTORS) -> OpenIndex:
         """Open the published index for reading; refuse one built with another model or chunking."""
         published = self.published(model=model)
-        return OpenIndex(published.directory, published.manifest)
+        return OpenIndex(published.directory, published.manifest, vectors=vectors)
 
     def published(self, *, model: str) -> Published:
         """The published version's folder and manifest, checked against the configured model."""

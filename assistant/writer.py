@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -11,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import faiss
 import numpy as np
 
 from .access import access_to_json
+from .errors import IndexUnavailable
 from .manifest import (
     MANIFEST,
     SQLITE,
@@ -26,10 +26,10 @@ from .manifest import (
     file_sha256,
     new_version_name,
     segment_files,
-    verify_files,
 )
 from .models import Chunk, Document
-from .params import ChunkingParams, chunking_fingerprint
+from .params import DEFAULT_VECTORS, ChunkingParams, VectorParams, chunking_fingerprint
+from .vectors import CHUNK_KIND, SENTENCE_KIND, SegmentWriter, VectorSet, ann_file, build_ann, update_ann, write_ann
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -52,6 +52,7 @@ CREATE TABLE sentences (
     "end" INTEGER NOT NULL
 );
 CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
+CREATE TABLE dead_vectors (kind TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
 """
 
 
@@ -76,6 +77,17 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def copy_verified(source_dir: Path, manifest: Manifest, name: str, target_dir: Path) -> None:
+    """Copy one file of a published version, checking its checksum in the same pass (one read, not two)."""
+    digest = hashlib.sha256()
+    with (source_dir / name).open("rb") as source, (target_dir / name).open("wb") as target:
+        for block in iter(lambda: source.read(1 << 22), b""):
+            digest.update(block)
+            target.write(block)
+    if digest.hexdigest() != manifest.checksums.get(name):
+        raise IndexUnavailable(f"index file {source_dir / name} is corrupt (checksum mismatch); rebuild the index")
+
+
 class IndexWriter:
     """Writes one new version into a staging folder: documents, chunks, FTS rows and vectors.
 
@@ -84,27 +96,30 @@ class IndexWriter:
     """
 
     def __init__(self, staging: Path, *, model: str, dimension: int, chunking: ChunkingParams,
-                 base: Published | None = None) -> None:
+                 base: Published | None = None, vectors: VectorParams = DEFAULT_VECTORS) -> None:
         self.staging = staging
+        self.base = base
         self.incremental = base is not None
+        self.vector_params = vectors
         self.manifest = Manifest(version=new_version_name(), model=model, dimension=dimension,
                                  chunking_version=chunking_fingerprint(chunking), built_at="",
                                  chunking=asdict(chunking))
         self.segment = self.manifest.version
-        self.vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        self.sentence_vectors: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.passages = SegmentWriter(staging, self.segment, CHUNK_KIND, dimension)
+        self.sentences = SegmentWriter(staging, self.segment, SENTENCE_KIND, dimension)
+        self.removed: list[int] = []  # passage ids of the base taken out by this change
         if base is None:
             self.db = sqlite3.connect(staging / SQLITE)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
         else:
-            verify_files(base.directory, base.manifest, [SQLITE])  # never build on a damaged copy
-            shutil.copyfile(base.directory / SQLITE, staging / SQLITE)
+            copy_verified(base.directory, base.manifest, SQLITE, staging)  # never build on a damaged copy
             self.db = sqlite3.connect(staging / SQLITE)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             for segment in base.manifest.segments:
                 for name in segment_files(segment):
                     _link_or_copy(base.directory / name, staging / name)
                     self.manifest.checksums[name] = base.manifest.checksums[name]
+                    self.manifest.sizes[name] = base.manifest.sizes[name]
             self.manifest.segments = list(base.manifest.segments)
             self.manifest.documents = dict(base.manifest.documents)
         self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
@@ -142,20 +157,22 @@ class IndexWriter:
         self.next_sentence_id += len(sentence_rows)
         self.db.executemany('INSERT INTO sentences (id, chunk_id, start, "end") VALUES (?,?,?,?)',
                             [(int(s), *row) for s, row in zip(sentence_ids, sentence_rows, strict=True)])
-        if len(chunks):
-            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        if len(sentence_rows):
-            self.sentence_vectors.add_with_ids(np.ascontiguousarray(embedded.sentence_vectors, dtype=np.float32),
-                                               sentence_ids)
+        self.passages.add(ids, vectors)
+        self.sentences.add(sentence_ids, embedded.sentence_vectors)
         self.manifest.documents[document.doc_id] = DocumentEntry(document.file_name, document.content_hash,
                                                                  len(chunks))
 
     def remove(self, doc_id: str) -> None:
         """Take a document, its chunks, sentences and keyword rows out of this version.
 
-        Its vectors stay in the earlier segments' files; readers serve only ids still present in SQLite.
+        Its vectors stay in the earlier segments' files, their ids listed as dead so readers skip them.
         """
         chunk_ids = "SELECT id FROM chunks WHERE doc_id = ?"
+        self.removed += [row[0] for row in self.db.execute(chunk_ids, (doc_id,))]
+        self.db.execute(f"INSERT OR IGNORE INTO dead_vectors SELECT '{CHUNK_KIND}', id FROM chunks WHERE doc_id = ?",
+                        (doc_id,))
+        self.db.execute(f"INSERT OR IGNORE INTO dead_vectors SELECT '{SENTENCE_KIND}', id FROM sentences "
+                        f"WHERE chunk_id IN ({chunk_ids})", (doc_id,))
         self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({chunk_ids})", (doc_id,))
         self.db.execute(f"DELETE FROM chunk_themes WHERE chunk_id IN ({chunk_ids})", (doc_id,))
         self.db.execute(f"DELETE FROM sentences WHERE chunk_id IN ({chunk_ids})", (doc_id,))
@@ -163,7 +180,7 @@ class IndexWriter:
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         self.manifest.documents.pop(doc_id, None)
 
-    def retag(self, tag: Callable[[list[str], np.ndarray], list[list[str]]], vectors: Any,
+    def retag(self, tag: Callable[[list[str], np.ndarray], list[list[str]]], vectors: VectorSet,
               batch: int = 4096) -> None:
         """Tag every chunk again (the themes changed), from its stored text and its vector in `vectors`."""
         self.db.execute("DELETE FROM chunk_themes")
@@ -172,7 +189,8 @@ class IndexWriter:
             part = rows[start:start + batch]
             ids = np.asarray([row[0] for row in part], dtype=np.int64)
             texts = [Chunk("", 0, row[1], None, 0, 0, row[2]).indexed_text() for row in part]
-            tags = tag(texts, vectors.reconstruct_batch(ids))
+            found = vectors.vectors_of(ids.tolist())
+            tags = tag(texts, np.stack([found[int(i)] for i in ids]))
             self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
                                 [(int(i), theme) for i, found in zip(ids, tags, strict=True) for theme in found])
 
@@ -182,21 +200,49 @@ class IndexWriter:
         if not self.incremental:  # merging the whole keyword index costs time in proportion to its size
             self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
             self.db.commit()
+        live = int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        dead = {kind: np.asarray([row[0] for row in self.db.execute("SELECT id FROM dead_vectors WHERE kind = ?",
+                                                                     (kind,))], dtype=np.int64)
+                for kind in (CHUNK_KIND, SENTENCE_KIND)}
         self.db.close()
         written = [SQLITE]
-        if self.vectors.ntotal or not self.manifest.segments:
-            chunk_file, sentence_file = segment_files(self.segment)
-            faiss.write_index(self.vectors, str(self.staging / chunk_file))
-            faiss.write_index(self.sentence_vectors, str(self.staging / sentence_file))
+        self.passages.close()
+        self.sentences.close()
+        new_segment = self.passages.count > 0 or not self.manifest.segments
+        if new_segment:
             self.manifest.segments.append(self.segment)
-            written += [chunk_file, sentence_file]
+            written += list(segment_files(self.segment))
+        else:
+            for name in segment_files(self.segment):
+                (self.staging / name).unlink()
+        if live >= self.vector_params.ann_min_passages:
+            self.manifest.ann = ann_file(self.manifest.version)
+            self._write_ann(dead[CHUNK_KIND], new_segment)
+            written.append(self.manifest.ann)
+        else:
+            self.manifest.ann = ""
         self.manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.manifest.checksums.update({name: file_sha256(self.staging / name) for name in written})
+        self.manifest.sizes.update({name: (self.staging / name).stat().st_size for name in written})
         (self.staging / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
         for name in (*written, MANIFEST):
             with (self.staging / name).open("rb") as handle:
                 os.fsync(handle.fileno())
         return self.manifest
+
+    def _write_ann(self, dead: np.ndarray, new_segment: bool) -> None:
+        """The approximate passage index: the base's, updated by this change, or built afresh."""
+        target = self.staging / self.manifest.ann
+        base = self.base
+        if base is not None and base.manifest.ann:
+            added = VectorSet(self.staging, [self.segment] if new_segment else [], CHUNK_KIND,
+                              self.manifest.dimension, dead)
+            index = update_ann(base.directory / base.manifest.ann, np.asarray(self.removed, dtype=np.int64),
+                               added.live_batches())
+        else:
+            every = VectorSet(self.staging, self.manifest.segments, CHUNK_KIND, self.manifest.dimension, dead)
+            index = build_ann(every, self.vector_params)
+        write_ann(index, target)
 
     def abort(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -40,7 +40,8 @@ def main() -> None:
                 raise SystemExit(f"phrase {label['phrase']!r} matches {len(matches)} passages; it must pick one")
             picked.append((matches[0], set(label["themes"])))
         # the very vectors the build stored for these passages, as the tagger saw them
-        vectors = index.vectors.reconstruct_batch(np.asarray([row[0] for row, _ in picked], dtype=np.int64))
+        stored = index.passages.vectors_of([row[0] for row, _ in picked])
+        vectors = np.stack([stored[row[0]] for row, _ in picked])
         texts = [Chunk("", 0, row[1], None, 0, 0, row[2]).indexed_text() for row, _ in picked]
         embedder = assistant.embedder
     themes = load_themes(DEFAULT_THEMES)

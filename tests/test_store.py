@@ -26,7 +26,7 @@ def test_round_trip(built: Assistant) -> None:
     assert len(manifest.segments) == 1
     assert set(manifest.checksums) == {SQLITE, *segment_files(manifest.segments[0])}
     index = built.index()
-    assert index.vectors.ntotal == manifest.chunk_count
+    assert index.passages.count == manifest.chunk_count
     telford = index.document("2021-telford-wrekin-thematic-briefing-3")
     assert telford is not None and telford.meta.area == "Telford and Wrekin"
     chunks = index.document_chunks(telford.doc_id)
@@ -64,7 +64,7 @@ def test_chunking_version_mismatch_is_refused(built: Assistant) -> None:
 @pytest.mark.parametrize("which", ["sqlite", "vectors", "sentences"])
 def test_corrupt_file_is_detected(built: Assistant, which: str) -> None:
     segment = built.store.read_manifest().segments[0]
-    name = {"sqlite": SQLITE, "vectors": segment_files(segment)[0], "sentences": segment_files(segment)[1]}[which]
+    name = {"sqlite": SQLITE, "vectors": segment_files(segment)[0], "sentences": segment_files(segment)[2]}[which]
     path = built.store.versions_dir / built.store.current_version() / name  # type: ignore[operator]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -118,9 +118,11 @@ def test_update_reembeds_only_what_changed(built: Assistant, settings) -> None: 
     assert (built.store.versions_dir / manifest.version / first).stat().st_nlink >= 2
     # vectors of the replaced and removed reviews are not served, though their segment keeps them
     index = built.index()
-    assert index.vectors.ntotal == manifest.chunk_count
+    assert index.passages.count == manifest.chunk_count
     live = {row["id"] for row in index._rows("SELECT id FROM sentences")}
-    assert index.sentence_vectors.ntotal == len(live)
+    assert index.sentences.count == len(live)
+    served = {chunk_id for chunk_id, _ in index.passages.search(np.ones(256, dtype=np.float32), 10_000)}
+    assert served == {row["id"] for row in index._rows("SELECT id FROM chunks")}
     # a full build compacts everything into one segment again
     rebuilt = build_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=embedder)
     assert len(built.store.read_manifest(rebuilt.version).segments) == 1

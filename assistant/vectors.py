@@ -1,0 +1,239 @@
+"""Vector files: written in segments, memory-mapped for reading, searched exactly or through an ANN index.
+
+Each change to the index writes one segment: the passage vectors and the sentence vectors it added, as raw
+float32 rows (`*.f32`) with their ids beside them (`*.i64`), appended as documents arrive so a build never
+holds them all. Earlier segments are hard-linked into the new version. Readers map the files into memory
+read-only, so every worker process of a server shares one copy in the page cache and opening a version
+reads nothing but the ids. Vectors of removed passages stay in their segment until the next full build;
+their ids are listed in the index's `dead_vectors` table and skipped.
+
+Passages are searched exactly (one matrix product per segment) up to `VectorParams.ann_min_passages`;
+above, through an IVF index with 8-bit scalar quantisation (`ann-<version>.faiss`, memory-mapped too),
+whose candidates are then scored exactly from the mapped vectors.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import faiss
+import numpy as np
+
+from .errors import IndexUnavailable
+from .manifest import vector_files
+from .params import VectorParams
+
+Scored = list[tuple[int, float]]  # (id, cosine), best first
+CHUNK_KIND, SENTENCE_KIND = "vectors", "sentences"  # the two kinds of vectors, as named in files and SQLite
+
+
+class SegmentWriter:
+    """Appends (id, vector) rows of one kind to a new segment's two files."""
+
+    def __init__(self, directory: Path, segment: str, kind: str, dimension: int) -> None:
+        self.names = vector_files(segment, kind)
+        self.dimension = dimension
+        self.count = 0
+        self._vectors: BinaryIO = (directory / self.names[0]).open("wb")
+        self._ids: BinaryIO = (directory / self.names[1]).open("wb")
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dimension):
+            raise ValueError("one vector of the index's dimension per id")
+        self._ids.write(np.ascontiguousarray(ids, dtype="<i8").tobytes())
+        self._vectors.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+        self.count += len(ids)
+
+    def close(self) -> None:
+        for handle in (self._vectors, self._ids):
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+
+
+@dataclass
+class _Part:
+    ids: np.ndarray  # sorted ascending (ids are handed out in order)
+    vectors: np.ndarray  # memory-mapped, one row per id
+    live: np.ndarray | None  # False where the id is dead; None when all are live
+
+
+class VectorSet:
+    """The vectors of one kind across a version's segments, memory-mapped; `dead` ids are never returned."""
+
+    def __init__(self, directory: Path, segments: Sequence[str], kind: str, dimension: int,
+                 dead: np.ndarray) -> None:
+        self.dimension = dimension
+        self.parts: list[_Part] = []
+        for segment in segments:
+            vector_name, id_name = vector_files(segment, kind)
+            try:
+                ids = np.fromfile(directory / id_name, dtype="<i8")
+                vectors = (np.memmap(directory / vector_name, dtype="<f4", mode="r") if ids.size
+                           else np.zeros(0, dtype=np.float32))
+            except (OSError, ValueError) as exc:
+                raise IndexUnavailable(f"index file {directory / vector_name} cannot be read ({exc}); "
+                                       "rebuild the index") from None
+            if vectors.size != ids.size * dimension:
+                raise IndexUnavailable(f"index file {directory / vector_name} does not match its ids; "
+                                       "rebuild the index")
+            if not ids.size:
+                continue
+            live = ~np.isin(ids, dead) if dead.size else None
+            self.parts.append(_Part(ids, vectors.reshape(ids.size, dimension), live))
+        self.count = sum(int(p.live.sum()) if p.live is not None else len(p.ids) for p in self.parts)
+
+    def search(self, query: np.ndarray, limit: int, *, allowed: np.ndarray | None = None,
+               excluded: np.ndarray | None = None) -> Scored:
+        """The `limit` nearest live vectors by inner product (cosine: vectors are unit length), exactly;
+        only among `allowed` ids when given, never `excluded` ones."""
+        found_ids: list[np.ndarray] = []
+        found_scores: list[np.ndarray] = []
+        for part in self.parts:
+            scores = part.vectors @ query
+            keep = part.live.copy() if part.live is not None else np.ones(len(part.ids), dtype=bool)
+            if allowed is not None:
+                keep &= np.isin(part.ids, allowed)
+            if excluded is not None and excluded.size:
+                keep &= ~np.isin(part.ids, excluded)
+            positions = np.flatnonzero(keep)
+            if positions.size > limit:
+                top = np.argpartition(-scores[positions], limit - 1)[:limit]
+                positions = positions[top]
+            found_ids.append(part.ids[positions])
+            found_scores.append(scores[positions])
+        return _best(found_ids, found_scores, limit)
+
+    def vectors_of(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of particular ids (missing or dead ids are left out)."""
+        wanted = np.asarray(sorted(set(ids)), dtype=np.int64)
+        out: dict[int, np.ndarray] = {}
+        for part in self.parts:
+            if not wanted.size:
+                break
+            positions = np.searchsorted(part.ids, wanted)
+            inside = positions < len(part.ids)
+            hit = np.zeros(len(wanted), dtype=bool)
+            hit[inside] = part.ids[positions[inside]] == wanted[inside]
+            if part.live is not None:
+                hit[hit] = part.live[positions[hit]]
+            rows = np.asarray(part.vectors[np.sort(positions[hit])])
+            for identifier, row in zip(part.ids[np.sort(positions[hit])], rows, strict=True):
+                out[int(identifier)] = row
+            wanted = wanted[~hit]
+        return out
+
+    def scores(self, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine of the query to particular ids."""
+        found = self.vectors_of(ids)
+        if not found:
+            return {}
+        keys = list(found)
+        values = np.stack([found[key] for key in keys]) @ query
+        return {key: float(value) for key, value in zip(keys, values, strict=True)}
+
+    def live_batches(self, batch: int = 65536) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of every live vector, in batches (to build an ANN index without loading all)."""
+        for part in self.parts:
+            for start in range(0, len(part.ids), batch):
+                ids = part.ids[start:start + batch]
+                vectors = np.asarray(part.vectors[start:start + batch], dtype=np.float32)
+                if part.live is not None:
+                    keep = part.live[start:start + batch]
+                    ids, vectors = ids[keep], vectors[keep]
+                yield ids, vectors
+
+
+def _best(found_ids: list[np.ndarray], found_scores: list[np.ndarray], limit: int) -> Scored:
+    if not found_ids:
+        return []
+    ids = np.concatenate(found_ids)
+    scores = np.concatenate(found_scores)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+# --- the approximate index over passages ---------------------------------------------------------
+
+
+def ann_file(version: str) -> str:
+    return f"ann-{version}.faiss"
+
+
+def build_ann(passages: VectorSet, params: VectorParams, seed: int = 0) -> Any:
+    """A new IVF index (8-bit scalar quantisation) over every live passage vector."""
+    count = passages.count
+    lists = max(16, min(params.ann_max_lists, int(params.ann_lists_per_sqrt * math.sqrt(count))))
+    sample_size = min(count, max(lists * params.ann_train_per_list, 10_000))
+    rng = np.random.default_rng(seed)
+    sample = np.concatenate([vectors for _, vectors in passages.live_batches()]) if count <= sample_size * 2 \
+        else _sample(passages, sample_size, rng)
+    if len(sample) > sample_size:
+        sample = sample[rng.choice(len(sample), sample_size, replace=False)]
+    quantizer = faiss.IndexFlatIP(passages.dimension)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, passages.dimension, lists, faiss.ScalarQuantizer.QT_8bit,
+                                          faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    for ids, vectors in passages.live_batches():
+        index.add_with_ids(np.ascontiguousarray(vectors), np.ascontiguousarray(ids, dtype=np.int64))
+    return index
+
+
+def _sample(passages: VectorSet, size: int, rng: np.random.Generator) -> np.ndarray:
+    share = size / max(passages.count, 1)
+    picked = [vectors[rng.random(len(vectors)) < share * 1.1] for _, vectors in passages.live_batches()]
+    return np.concatenate(picked)
+
+
+def update_ann(path: Path, removed: np.ndarray, added: Iterable[tuple[np.ndarray, np.ndarray]]) -> Any:
+    """A published ANN index with `removed` ids taken out and new (ids, vectors) added."""
+    index = read_ann(path, mapped=False)
+    if removed.size:
+        index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(removed, dtype=np.int64)))
+    for ids, vectors in added:
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
+                               np.ascontiguousarray(ids, dtype=np.int64))
+    return index
+
+
+def read_ann(path: Path, *, mapped: bool = True) -> Any:
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0)
+    except RuntimeError as exc:
+        raise IndexUnavailable(f"index file {path} cannot be read ({exc}); rebuild the index") from None
+
+
+def write_ann(index: Any, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def ann_search(index: Any, passages: VectorSet, query: np.ndarray, limit: int, params: VectorParams, *,
+               allowed: np.ndarray | None = None, excluded: np.ndarray | None = None) -> Scored:
+    """Candidates from the ANN index, then scored exactly from the stored vectors."""
+    keep_alive: list[Any] = []  # FAISS holds bare pointers to the selectors: they must outlive the search
+    selector: Any = None
+    if allowed is not None:
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        keep_alive.append(selector)
+    if excluded is not None and excluded.size:
+        inner = faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64))
+        not_excluded = faiss.IDSelectorNot(inner)
+        keep_alive += [inner, not_excluded]
+        selector = not_excluded if selector is None else faiss.IDSelectorAnd(selector, not_excluded)
+        keep_alive.append(selector)
+    search_params = faiss.SearchParametersIVF()
+    search_params.nprobe = params.ann_probes
+    if selector is not None:
+        search_params.sel = selector
+    wanted = limit * params.ann_oversample
+    _, ids = index.search(query.reshape(1, -1).astype(np.float32), wanted, params=search_params)
+    del keep_alive
+    candidates = [int(i) for i in ids[0] if i >= 0]
+    exact = passages.scores(query, candidates)
+    return sorted(exact.items(), key=lambda item: -item[1])[:limit]

@@ -145,7 +145,8 @@ def search(
     phrases = (index.keyword(fts_pairs_expression(phrase_query), limit, allowed, weights=weights)
                if phrase_query else [])
     focus = index.keyword(fts_expression(focus_query), limit, allowed, weights=weights) if focus_query else []
-    candidates = list(dict.fromkeys(chunk_id for ranking in (dense, keyword, phrases, focus) for chunk_id, _ in ranking))
+    candidates = list(dict.fromkeys(chunk_id for ranking in (dense, keyword, phrases, focus)
+                                    for chunk_id, _ in ranking))
     by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,
                                                           candidates=candidates)
     fused: dict[int, float] = {}

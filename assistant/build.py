@@ -8,7 +8,7 @@ the size of the index.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import DEFAULT_THEMES, Settings
 from .embedding import Embedder
+from .embedding_cache import EmbeddingCache
 from .errors import DocumentUnreadable, IndexUnavailable
 from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_document
 from .ingest.documents import content_hash
@@ -81,6 +82,8 @@ class BuildOptions:
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ocr: OcrParams = DEFAULT_OCR
     vectors: VectorParams = DEFAULT_VECTORS
+    # Documents read, embedded and written together: memory holds one batch, not the collection.
+    stream_documents: int = 64
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildOptions:
@@ -145,23 +148,19 @@ def _sync(plan: _Plan, *, store: IndexStore, embedder: Embedder, options: BuildO
         report.unchanged = [doc_id for doc_id in wanted if doc_id in old_docs and doc_id not in changing]
         keep = set(report.unchanged) | ({d for d in old_docs if d not in plan.drop} if plan.keep_others else set())
         keep -= changing
-        loaded = _load_all(to_load, report, known_hashes={old_docs[d].content_hash: d for d in keep},
-                           options=options, progress=progress)
-        new_ids = {document.doc_id for document, _ in loaded}
-        gone = [doc_id for doc_id in old_docs if doc_id not in keep and doc_id not in new_ids]
         current_themes = themes_hash(options.themes_path)
         retag = previous is not None and previous.manifest.themes_hash != current_themes
-        if previous is not None and not loaded and not gone and not retag:
+        leaving = [doc_id for doc_id in old_docs if doc_id not in keep]
+        new_ids: set[str] = set()
+        if previous is not None and not to_load and not leaving and not retag:
             report.version = previous.manifest.version
         else:
-            tagger = ThemeTagger(load_themes(options.themes_path), embedder)
-            embedded = embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, progress=progress)
-            report.version = _write_version(store, embedder, previous, embedded, keep, options,
-                                            tagger=tagger, retag=retag, themes_version=current_themes)
+            new_ids, report.version = _write_version(
+                store, embedder, previous, to_load, keep, options, report=report, progress=progress,
+                retag=retag, themes_version=current_themes)
         report.added = sorted(d for d in new_ids if d not in old_docs)
         report.replaced = sorted(d for d in new_ids if d in old_docs)
-        report.removed = gone
-        report.embedded_chunks = sum(len(chunks) for _, chunks in loaded)
+        report.removed = [doc_id for doc_id in leaving if doc_id not in new_ids]
     final = store.read_manifest(report.version)
     report.documents = len(final.documents)
     report.chunks = final.chunk_count
@@ -180,68 +179,91 @@ def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
     return wanted
 
 
-def _load_all(
-    to_load: list[tuple[str, Path]], report: BuildReport, *, known_hashes: dict[str, str], options: BuildOptions,
-    progress: Progress,
-) -> list[tuple[Document, list[Chunk]]]:
-    """Load and chunk each file; skip (with the reason) what is unreadable or already indexed."""
-    loaded: list[tuple[Document, list[Chunk]]] = []
-    seen = dict(known_hashes)
-    chunking = options.chunking
-    for doc_id, path in progress(to_load, len(to_load), "Reading"):
-        try:
-            document = load_document(path, layout=chunking.pdf, ocr=options.ocr, progress=progress)
-        except DocumentUnreadable as exc:
-            report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
-            continue
-        if document.content_hash in seen and seen[document.content_hash] != doc_id:
-            report.skipped.append((path.name, f"same content as {seen[document.content_hash]}, already indexed"))
-            continue
-        seen[document.content_hash] = doc_id
-        report.warnings.extend((path.name, warning) for warning in document.warnings)
-        chunks = chunk_document(document, chunking)
-        if not chunks:
-            report.skipped.append((path.name, "no passages could be cut from the text"))
-            continue
-        loaded.append((document, chunks))
-    return loaded
+def _load(doc_id: str, path: Path, report: BuildReport, *, seen: dict[str, str], options: BuildOptions,
+          progress: Progress) -> tuple[Document, list[Chunk]] | None:
+    """Load and chunk one file; None (with the reason in the report) when it is unreadable or a duplicate."""
+    try:
+        document = load_document(path, layout=options.chunking.pdf, ocr=options.ocr, progress=progress)
+    except DocumentUnreadable as exc:
+        report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
+        return None
+    if document.content_hash in seen and seen[document.content_hash] != doc_id:
+        report.skipped.append((path.name, f"same content as {seen[document.content_hash]}, already indexed"))
+        return None
+    seen[document.content_hash] = doc_id
+    report.warnings.extend((path.name, warning) for warning in document.warnings)
+    chunks = chunk_document(document, options.chunking)
+    if not chunks:
+        report.skipped.append((path.name, "no passages could be cut from the text"))
+        return None
+    return document, chunks
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _write_version(
     store: IndexStore,
     embedder: Embedder,
     previous: Published | None,
-    embedded: list[EmbeddedDocument],
+    to_load: list[tuple[str, Path]],
     keep: set[str],
     options: BuildOptions,
     *,
-    tagger: ThemeTagger,
+    report: BuildReport,
+    progress: Progress,
     retag: bool,
     themes_version: str,
-) -> str:
-    """Write and publish a version holding `keep` (from `previous`) plus the loaded documents, theme-tagged."""
+) -> tuple[set[str], str]:
+    """Write and publish a version holding `keep` (from `previous`) plus the files of `to_load`, theme-tagged.
+
+    Documents stream through reading, embedding and writing a batch at a time, so memory does not grow with
+    the collection; each document's vectors are cached as they are computed, so a build killed half way and
+    started again embeds only what it had not. Returns the ids written and the version published (the
+    previous one when nothing changed after all).
+    """
     staging = store.new_staging()
     writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, chunking=options.chunking,
-                         vectors=options.vectors,
-                         base=previous)
+                         vectors=options.vectors, base=previous)
     writer.manifest.themes_hash = themes_version
+    cache = EmbeddingCache(store.root, embedder.name, writer.manifest.chunking_version)
+    tagger = ThemeTagger(load_themes(options.themes_path), embedder)
+    written: set[str] = set()
     try:
-        for doc_id in list(writer.manifest.documents):
-            if doc_id not in keep:
-                writer.remove(doc_id)
+        leaving = [doc_id for doc_id in writer.manifest.documents if doc_id not in keep]
+        for doc_id in leaving:
+            writer.remove(doc_id)
         if retag and previous is not None:
             old = OpenIndex(previous.directory, previous.manifest)
             writer.retag(tagger.tag, old.passages)
             old.close()
-        for document in embedded:
-            writer.add(document)
+        seen = {previous.manifest.documents[d].content_hash: d for d in keep} if previous else {}
+        for batch in _batches(progress(to_load, len(to_load), "Indexing"), options.stream_documents):
+            loaded = [found for doc_id, path in batch
+                      if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress))]
+            for embedded in embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, cache=cache,
+                                            report=report):
+                writer.add(embedded)
+                written.add(embedded.document.doc_id)
+        if previous is not None and not written and not leaving and not retag:
+            writer.abort()
+            return written, previous.manifest.version
         manifest = writer.finish()
         store.publish(staging, manifest)
     except BaseException:
         writer.abort()
         raise
+    cache.clear()
     store.prune(keep=options.keep_versions)
-    return manifest.version
+    return written, manifest.version
 
 
 def _safe_hash(path: Path) -> str | None:
@@ -274,50 +296,56 @@ def embed_documents(
     tagger: ThemeTagger,
     *,
     batch_size: int,
-    progress: Progress = no_progress,
+    cache: EmbeddingCache | None = None,
+    report: BuildReport | None = None,
 ) -> list[EmbeddedDocument]:
     """Embed every sentence (and each distinct section title) once; tag each chunk with its themes.
 
     A chunk's vector is the mean of its sentences' vectors and its section title's, so one pass over the
     text gives both the passage-level and the sentence-level index (encoding whole chunks as well would
-    double the cost, and ranked no better on benchmarks/questions.json).
+    double the cost, and ranked no better on benchmarks/questions.json). Documents found in `cache` are not
+    embedded again; the others are saved to it; `report.embedded_chunks` counts what the model embedded.
     """
     spans = [[sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks] for _, chunks in loaded]
-    sections = sorted({chunk.section for _, chunks in loaded for chunk in chunks if chunk.section})
-    texts = [sentence_text(chunk.text, span) for (_, chunks), doc_spans in zip(loaded, spans, strict=True)
-             for chunk, chunk_spans in zip(chunks, doc_spans, strict=True) for span in chunk_spans]
-    flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size, progress=progress)
+    cached = [cache.get(document.content_hash, len(chunks), sum(len(s) for s in doc_spans)) if cache else None
+              for (document, chunks), doc_spans in zip(loaded, spans, strict=True)]
+    fresh = [i for i, found in enumerate(cached) if found is None]
+    sections = sorted({chunk.section for i in fresh for chunk in loaded[i][1] if chunk.section})
+    texts = [sentence_text(chunk.text, span) for i in fresh
+             for chunk, chunk_spans in zip(loaded[i][1], spans[i], strict=True) for span in chunk_spans]
+    flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size)
     section_vectors = dict(zip(sections, flat[len(texts):], strict=True))
     out: list[EmbeddedDocument] = []
     offset = 0
-    for (document, chunks), doc_spans in zip(loaded, spans, strict=True):
-        chunk_vectors = []
-        sentence_vectors = []
-        for chunk, chunk_spans in zip(chunks, doc_spans, strict=True):
-            own = flat[offset:offset + len(chunk_spans)]
-            offset += len(chunk_spans)
-            sentence_vectors.append(own)
-            parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
-            mean = np.concatenate(parts).mean(axis=0)
-            chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
-        vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), embedder.dimension)
+    for (document, chunks), doc_spans, found in zip(loaded, spans, cached, strict=True):
+        if found is not None:
+            vectors, all_sentences = found
+        else:
+            chunk_vectors = []
+            sentence_vectors = []
+            for chunk, chunk_spans in zip(chunks, doc_spans, strict=True):
+                own = flat[offset:offset + len(chunk_spans)]
+                offset += len(chunk_spans)
+                sentence_vectors.append(own)
+                parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
+                mean = np.concatenate(parts).mean(axis=0)
+                chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
+            vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), embedder.dimension)
+            all_sentences = np.concatenate(sentence_vectors).astype(np.float32) if sentence_vectors else np.zeros(
+                (0, embedder.dimension), dtype=np.float32)
+            if cache is not None:
+                cache.put(document.content_hash, vectors, all_sentences)
+            if report is not None:
+                report.embedded_chunks += len(chunks)
         out.append(EmbeddedDocument(
-            document=document, chunks=chunks, vectors=vectors, sentences=doc_spans,
-            sentence_vectors=np.concatenate(sentence_vectors) if sentence_vectors else np.zeros(
-                (0, embedder.dimension), dtype=np.float32),
+            document=document, chunks=chunks, vectors=vectors, sentences=doc_spans, sentence_vectors=all_sentences,
             themes=tagger.tag([chunk.indexed_text() for chunk in chunks], vectors),
         ))
     return out
 
 
-def _encode_all(texts: list[str], embedder: Embedder, *, batch_size: int, progress: Progress) -> np.ndarray:
-    group = batch_size * 32
-    parts: list[np.ndarray] = []
-    for start in progress(range(0, len(texts), group), _ceil_div(len(texts), group), "Embedding"):
-        parts.append(embedder.encode(texts[start:start + group], batch_size=batch_size))
-    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+def _encode_all(texts: list[str], embedder: Embedder, *, batch_size: int) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.asarray(embedder.encode(texts, batch_size=batch_size), dtype=np.float32)
 

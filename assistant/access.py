@@ -58,6 +58,10 @@ def access_from_form(value: str | None) -> tuple[str, ...] | None:
     if text.lower() == RESTRICTED:
         return ()
     groups = tuple(sorted(groups_from_header(text)))
+    if not groups:
+        raise ValueError(f"{text!r} names no group")
+    if {"public", RESTRICTED} & {group.lower() for group in groups}:
+        raise ValueError('"public" and "restricted" stand alone, not among group names')
     bad = [group for group in groups if not GROUP_NAME.match(group)]
     if bad:
         raise ValueError(f"{bad[0]!r} is not a group name (letters, digits, spaces and . _ @ - only)")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,13 +144,31 @@ def check_upload(data: bytes, uploaded_name: str, *, max_bytes: int) -> str:
     return kind
 
 
-def sidecar_with_access(existing: Path, access: tuple[str, ...] | None) -> str:
+def sidecar_with_access(existing: Path | None, access: tuple[str, ...] | None) -> str:
     """The sidecar text for a review: its current metadata (if it has a sidecar) with `access` set."""
-    lines = existing.read_text(encoding="utf-8").splitlines() if existing.exists() else []
-    kept = [line for line in lines if not re.match(r"\s*access\s*=", line)]
+    values = read_sidecar_values(existing) if existing is not None else {}
+    values.pop("access", None)
     if access is not None:
-        kept.append("access = " + ("\"restricted\"" if not access else json.dumps(list(access))))
-    return "\n".join(kept) + "\n"
+        values["access"] = "restricted" if not access else list(access)
+    return "".join(f"{key} = {_toml_value(value)}\n" for key, value in values.items())
+
+
+def read_sidecar_values(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DocumentUnreadable(f"{path.name}: the metadata file cannot be read ({exc}); fix it first") from None
+
+
+def _toml_value(value: object) -> str:
+    """A sidecar value as TOML: strings (JSON's escapes are TOML's), whole numbers, booleans, lists of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def accept_upload(
@@ -163,19 +181,27 @@ def accept_upload(
     kind = check_upload(data, uploaded_name, max_bytes=settings.max_upload_bytes)
     refuse_if_busy(store)
     name = safe_file_name(uploaded_name, kind)
-    incoming = settings.corpus_dir / INCOMING
+    corpus = settings.corpus_dir
+    # The same review under another file name (.txt where this is .pdf): replaced, its metadata carried over.
+    others = [path for path in scan_corpus(corpus) if doc_id_for(path) == doc_id_for(Path(name))
+              and path.name != name] if corpus.is_dir() else []
+    current = next((sidecar_path(path) for path in [corpus / name, *others] if sidecar_path(path).exists()), None)
+    incoming = corpus / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     staged = incoming / f"{uuid.uuid4().hex}-{name}"
     try:
         staged.write_bytes(data)
         if access != "unchanged":
-            sidecar_path(staged).write_text(sidecar_with_access(sidecar_path(settings.corpus_dir / name), access),
-                                            encoding="utf-8")
+            sidecar_path(staged).write_text(sidecar_with_access(current, access), encoding="utf-8")
+        elif current is not None and others:  # the sidecar would leave with the file set aside
+            shutil.copyfile(current, sidecar_path(staged))
         try:
             load_document(staged)
         except DocumentUnreadable as exc:
             raise DocumentUnreadable(exc.message.replace(staged.name, uploaded_name)) from None
-        with CorpusChange(settings.corpus_dir).all_or_nothing() as change:
+        with CorpusChange(corpus).all_or_nothing() as change:
+            for other in others:
+                change.set_aside(other)
             target = change.place(staged, name=name)
             report = add_to_index(files=[target], store=store, embedder=embedder,
                                   options=BuildOptions.from_settings(settings))

@@ -72,7 +72,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                                f"(uploads: {describe_size(settings.max_upload_bytes)}); every error is "
                                '`{"error", "status", "request_id"}`; answers are sent with Cache-Control: '
                                "no-store."),
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  # no redirect from /path/ to /path: it would build its Location from the request's Host header
+                  redirect_slashes=False)
     app.state.assistant = assistant
     app.state.sign_in = sign_in
     app.state.appdata = appdata

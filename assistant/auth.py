@@ -82,6 +82,9 @@ class SignIn:
             return ANONYMOUS
         if not self._trusted(client):
             return Refusal(401, "sign in through your organisation's sign-in page to use the assistant", {})
+        for header in (self.settings.user_header, self.settings.groups_header):
+            if "\n" in headers.get(header.lower(), ""):  # which one would be the proxy's? refuse both
+                return Refusal(400, f"the request has more than one {header} header", {})
         name = headers.get(self.settings.user_header.lower(), "").strip()
         if not name:
             return Refusal(401, "sign in through your organisation's sign-in page to use the assistant "

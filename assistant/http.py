@@ -100,7 +100,11 @@ class HttpEdge:
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:  # a header sent twice keeps both values, a line apart (see auth.py)
+            name = key.decode("latin-1").lower()
+            headers[name] = headers[name] + "\n" + value.decode("latin-1") if name in headers \
+                else value.decode("latin-1")
         limit = self.limit_for(path)
         started = False
 

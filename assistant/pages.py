@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from . import __version__
 from .auth import CurrentReader, admin_enabled
 from .config import Settings
-from .errors import NotFound
+from .errors import Forbidden, NotFound
 from .ingest.ocr import page_ranges
 from .personal_data import browser_rules
 from .service import Assistant
@@ -110,6 +110,8 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
         if not admin_enabled(settings):
             raise NotFound("the admin page is disabled; set ASSISTANT_ADMIN_TOKEN (or ASSISTANT_ADMIN_GROUPS) "
                            "to enable it")
+        if reader.name is not None and not reader.is_admin and not settings.admin_token:
+            raise Forbidden(f"{reader.name} is not in an admin group")
         return page(request, "admin.html", max_mb=settings.max_upload_bytes // (1024 * 1024),
                     token_needed=not reader.is_admin, recording=settings.record_questions,
                     retention_days=settings.retention_days)

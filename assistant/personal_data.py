@@ -8,6 +8,7 @@ server applies (`identifies_someone`). Review pseudonyms ("Child Q", "Child LW")
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,8 @@ _DATE = rf"\b(?:{_NUMERIC_DATE}|{_WORDED_DATE}|{_ISO_DATE})\b"
 _NOT_NAMES = ("Protection|Safeguarding|Practice|Sexual|Criminal|Death|Deaths|Exploitation|Abuse|Care|Mental|"
               "Health|Poverty|Development|Trafficking|Neglect|Panel|Review|Reviews|Services|Social|Looked|"
               "Friendly|Centred|Focused|Bonds|Box|Boxes|Clinic|Unit|Monitor|Monitors|Bank|Banks|Minding")
-_HONORIFIC = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Child|Baby|baby)\.?\s+"
+_HONORIFIC = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Child|Baby|baby)\.?\s+"
+_BIRTH_LABEL = r"(?:DOB|dob|D\.O\.B|d\.o\.b|born|date of birth)\b"
 # Grace, O'Neill, Clarke-Davies, Maisie-Rose (not "A's": a pseudonym's possessive)
 _NAME_WORD = r"[A-Z](?:[a-z]|['\u2019][A-Z])(?:[a-z'\u2019]|-[A-Z])*"
 _STREET = ("Road|Rd|Street|St|Lane|Avenue|Ave|Close|Drive|Grove|Way|Court|Crescent|Place|Gardens|Terrace|Walk|"
@@ -50,16 +52,20 @@ class Pattern:
 # In priority order: where two overlap, the earlier one wins.
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("email", "email address", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-    Pattern("ni_number", "National Insurance number", r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", True),
+    Pattern("ni_number", "National Insurance number",
+            r"\b[A-Z]{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?[A-D]\b", True),
     Pattern("phone", "phone number",
             r"(?:\+44\s?(?:\(0\)\s?)?|\(0|\b0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\d])"),
-    Pattern("nhs_number", "NHS number", r"\b[1-9]\d{2}[\s-]?\d{3}[\s-]?\d{4}\b"),
+    Pattern("nhs_number", "NHS number", r"\b[1-9](?:[\s./-]?\d){9}\b"),
     Pattern("postcode", "postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", True),
     Pattern("date_of_birth", "date of birth",
             rf"\b(?:DOB|D\.O\.B\.?|date\s+of\s+birth|born(?:\s+on)?)\s*:?\s*{_DATE}", True, strong=False),
     Pattern("address", "address",
             rf"\b(?:Flat\s+\d+[A-Za-z]?,?\s+)?\d{{1,4}}[A-Za-z]?,?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_STREET})\b"),
+    Pattern("address", "address", r"\b(?:lives|living|staying|stays|moved|resides)\s+(?:at|to|in)\s+"
+            r"(\d{1,4}[a-z]?,?\s+[a-z]+(?:\s+[a-z]+){0,3})", True, group=1),
     Pattern("full_name", "name", rf"{_HONORIFIC}(?!(?:{_NOT_NAMES})\b)({_NAME_WORD}\s+{_NAME_WORD})", group=1),
+    Pattern("full_name", "name", rf"\b({_NAME_WORD}(?:\s+{_NAME_WORD})+)(?=,?\s*\(?\s*{_BIRTH_LABEL})", group=1),
     Pattern("date", "date", _DATE, True, strong=False),
     Pattern("name", "name", rf"{_HONORIFIC}(?!(?:{_NOT_NAMES})\b)({_NAME_WORD})", group=1, strong=False),
 )
@@ -73,8 +79,18 @@ class Found:
     end: int
 
 
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+def normalise(text: str) -> str:
+    """The text as it is checked and stored: compatibility forms folded (full-width digits are digits),
+    invisible characters removed, runs of spaces made one."""
+    return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).split())
+
+
 def find_personal_data(text: str) -> list[Found]:
-    """Every identifier in the text, without overlaps (the higher-priority pattern keeps a contested span)."""
+    """Every identifier in the (normalised) text, without overlaps: the higher-priority pattern keeps a
+    contested span."""
     taken: list[Found] = []
     for pattern, compiled in _COMPILED:
         for match in compiled.finditer(text):
@@ -85,7 +101,8 @@ def find_personal_data(text: str) -> list[Found]:
 
 
 def redact(text: str) -> str:
-    """The text with each identifier replaced by what it was: 'Mrs [name], DOB [date of birth]'."""
+    """The text, normalised, with each identifier replaced by what it was: 'Mrs [name], DOB [date of birth]'."""
+    text = normalise(text)
     for found in reversed(find_personal_data(text)):
         text = text[:found.start] + f"[{found.pattern.label}]" + text[found.end:]
     return text
@@ -98,7 +115,7 @@ def identifying_kinds(text: str) -> list[str]:
     or postcode, a full name after Child/Baby/Mr/Mrs); weak ones (a single name, a date or date of birth)
     only together: two names, or a name and a date.
     """
-    found = [f.pattern for f in find_personal_data(text)]
+    found = [f.pattern for f in find_personal_data(normalise(text))]
     names = sum(pattern.kind == "name" for pattern in found)
     dates = sum(pattern.kind in ("date", "date_of_birth") for pattern in found)
     warns = any(pattern.strong for pattern in found) or names >= 2 or (names > 0 and dates > 0)

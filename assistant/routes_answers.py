@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from .answer import Turn
+from .answer import Turn, validate_question
 from .appdata import AppData
 from .auth import CurrentReader
 from .config import Settings
@@ -83,19 +83,30 @@ class ExportRequest(Strict):
     format: Text = Field(max_length=10, description="md, csv or docx")
 
 
+def _has_words(text: str) -> str:
+    if not any(character.isalnum() for character in text):
+        raise ValueError("must hold some words")
+    return text
+
+
+ChunkId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,199}#[0-9]{1,9}$")]
+
+
 class FeedbackRequest(Strict):
     kind: Literal["answer", "extract"] = Field(description="Feedback on an answer, or on a search's extracts.")
     helpful: bool
-    question: Text = Field(max_length=2_000, description="The question or search it is about.")
+    question: Annotated[Text, AfterValidator(_has_words)] = Field(
+        max_length=2_000, description="The question or search it is about.")
     comment: Text | None = Field(default=None, max_length=2_000)
     coverage: Literal["direct", "related", "none"] | None = Field(default=None, description="The answer's coverage.")
-    citations: list[Annotated[Text, Field(max_length=220)]] = Field(
-        default_factory=list, max_length=50, description="The passage ids ('review-id#3') that were shown.")
+    citations: list[ChunkId] = Field(default_factory=list, max_length=50,
+                                     description="The passage ids ('review-id#3') that were shown.")
 
 
-def refuse_personal_data(text: str) -> None:
-    """A question that looks like it identifies a child or family is not answered (nor logged)."""
-    kinds = identifying_kinds(text)
+def refuse_personal_data(*texts: str) -> None:
+    """A question (or an earlier turn sent with it) that looks like it identifies a child or family is not
+    answered, nor logged."""
+    kinds = list(dict.fromkeys(kind for text in texts for kind in identifying_kinds(text)))
     if kinds:
         raise PersonalDataRefused(f"{WARNING} (It looks like it holds: {', '.join(kinds)}.)")
 
@@ -105,7 +116,8 @@ def answers_router(settings: Settings, assistant: Assistant, appdata: AppData) -
 
     @router.post("/ask", response_model=Answer, responses=ERRORS)
     def ask(body: AskRequest, reader: CurrentReader) -> Answer:
-        refuse_personal_data(body.question)
+        question = validate_question(body.question, max_chars=settings.max_question_chars)  # before any scan
+        refuse_personal_data(question, *(turn.question for turn in body.history))
         history = [Turn(turn.question, turn.answer) for turn in body.history]
         answer = assistant.ask(body.question, history=history, k=body.k,
                                filters=body.filters.model_dump(exclude_none=True) if body.filters else None,
@@ -134,7 +146,8 @@ def answers_router(settings: Settings, assistant: Assistant, appdata: AppData) -
         year_from: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
         year_to: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR),
     ) -> SearchResponse:
-        refuse_personal_data(q)
+        if q.strip():
+            refuse_personal_data(validate_question(q, max_chars=settings.max_question_chars))
         filters = {"theme": theme, "area": area, "type": type, "year_from": year_from, "year_to": year_to}
         results = assistant.search(q, k=k, filters=filters, base_url=settings.link_base, reader=reader)
         return SearchResponse(query=q, filters={key: v for key, v in filters.items() if v is not None},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import threading
@@ -345,3 +346,82 @@ def test_an_admin_upload_can_restrict_a_review(tmp_path: Path) -> None:
                          files={"file": ("other.md", PANEL_REVIEW.encode())})
     assert refused.status_code == 400 and "not a group name" in refused.json()["error"]
     assert not (library.settings.corpus_dir / "other.md").exists()
+
+
+def test_a_hidden_review_is_never_read_for_an_outsider(library: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not read at all, so a restricted id answers exactly as fast as a missing one (no timing oracle)."""
+    from assistant.reader import OpenIndex
+
+    asked: list[str] = []
+    real_chunk, real_document = OpenIndex.chunk_by_key, OpenIndex.document
+    monkeypatch.setattr(OpenIndex, "chunk_by_key",
+                        lambda self, doc_id, n: asked.append(doc_id) or real_chunk(self, doc_id, n))
+    monkeypatch.setattr(OpenIndex, "document", lambda self, doc_id: asked.append(doc_id) or real_document(self, doc_id))
+    outsider = proxied(library, "olivia", "")
+    assert outsider.post("/api/export", json={"chunk_ids": [f"{PANEL_ID}#{n}" for n in range(5)],
+                                              "format": "md"}).status_code == 404
+    assert outsider.get(f"/api/documents/{ADMIN_ID}").status_code == 404
+    assert PANEL_ID not in asked and ADMIN_ID not in asked
+    proxied(library, "rita", "review-panel").get(f"/api/documents/{PANEL_ID}")
+    assert PANEL_ID in asked  # the check above could fail
+
+
+def test_a_sign_in_header_sent_twice_is_refused(library: Assistant) -> None:
+    """Sent straight to the app (HTTP clients merge repeated headers before they leave)."""
+    app = create_app(library.settings, assistant=library)
+
+    def status_for(headers: list[tuple[bytes, bytes]]) -> int:
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/api/admin/audit", "raw_path": b"/api/admin/audit",
+                 "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+                 "scheme": "http", "http_version": "1.1", "root_path": ""}
+        asyncio.run(app(scope, receive, send))
+        return int(sent[0]["status"])  # type: ignore[call-overload]
+
+    admin = [(b"x-forwarded-user", b"ade"), (b"x-forwarded-groups", b"safeguarding-admins")]
+    assert status_for(admin) == 200
+    assert status_for([(b"x-forwarded-user", b"olivia"), (b"x-forwarded-groups", b"staff"),
+                       (b"x-forwarded-groups", b"safeguarding-admins")]) == 400
+    assert status_for([(b"x-forwarded-user", b"olivia"), *admin]) == 400
+
+
+def test_no_redirect_is_built_from_the_host_header(library: Assistant) -> None:
+    response = proxied(library, "olivia", "").get("/api/documents/", headers={"Host": "evil.example"},
+                                                  follow_redirects=False)
+    assert response.status_code == 404 and "location" not in response.headers
+
+
+def test_the_admin_page_is_refused_to_a_signed_in_non_admin(library: Assistant) -> None:
+    assert proxied(library, "olivia", "staff").get("/admin", headers={"accept": "text/html"}).status_code == 403
+    assert proxied(library, "ade", "safeguarding-admins").get("/admin", headers={"accept": "text/html"}
+                                                              ).status_code == 200
+
+
+def test_an_upload_under_another_file_name_replaces_the_review_and_keeps_its_access(tmp_path: Path) -> None:
+    library = built_assistant(tmp_path, restricted=True)
+    admin = proxied(library, "ade", "safeguarding-admins")
+    upload = admin.post("/api/admin/documents",
+                        files={"file": (f"{ADMIN_ID}.txt", (ADMIN_REVIEW + "\nA revised action.\n").encode())})
+    assert upload.status_code == 200 and upload.json()["replaced"] == [ADMIN_ID]
+    corpus = library.settings.corpus_dir
+    assert not (corpus / f"{ADMIN_ID}.md").exists() and (corpus / f"{ADMIN_ID}.txt").exists()
+    assert 'access = "restricted"' in (corpus / f"{ADMIN_ID}.meta.toml").read_text(encoding="utf-8")
+    assert 'title = "Draft action plan: Quillfeather"' in (corpus / f"{ADMIN_ID}.meta.toml").read_text(encoding="utf-8")
+    assert proxied(library, "olivia", "").get(f"/api/documents/{ADMIN_ID}").status_code == 404
+
+
+@pytest.mark.parametrize(("value", "message"), [(",", "names no group"), (" , , ", "names no group"),
+                                                ("public, review-panel", "stand alone")])
+def test_upload_access_values_that_say_nothing_clear_are_refused(library: Assistant, value: str,
+                                                                 message: str) -> None:
+    admin = proxied(library, "ade", "safeguarding-admins")
+    response = admin.post("/api/admin/documents", data={"access": value},
+                          files={"file": ("another.md", PANEL_REVIEW.encode())})
+    assert response.status_code == 400 and message in response.json()["error"]

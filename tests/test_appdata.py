@@ -194,3 +194,37 @@ def test_feedback_insight_and_audit_survive_a_rebuild(built: Assistant, recordin
     audit = admin_get(recording, "/api/admin/audit")["audit"]
     assert audit[0]["action"] == "add" and audit[0]["target"] == "baby-q"
     assert audit[0]["actor"] == "admin token" and audit[0]["address"] == "testclient"
+
+
+@pytest.mark.parametrize("question", [
+    "NHS ９４３４７６５９１９ bruising",  # full-width digits
+    "NHS 943\u200b476\u200b5919 bruising",  # zero-width spaces between the groups
+    "NHS 943.476.5919 bruising",
+    "Jayden Smith DOB 03/04/2015 neglect",  # a name and a date of birth with no title before the name
+    "she lives at 12 acacia avenue, is this neglect?",
+    "NI number AB-12-34-56-C and benefits",
+])
+def test_disguised_identifiers_are_refused(recording: TestClient, question: str) -> None:
+    assert recording.post("/api/ask", json={"question": question}).status_code == 422
+
+
+def test_identifiers_in_an_earlier_turn_are_refused_too(recording: TestClient) -> None:
+    response = recording.post("/api/ask", json={"question": "what about her?", "history": [
+        {"question": "Mrs Jayden Smith NHS 943 476 5919 neglect", "answer": ""}]})
+    assert response.status_code == 422 and "NHS number" in response.json()["error"]
+
+
+def test_feedback_is_redacted_after_spaces_are_collapsed_and_citations_must_be_passage_ids(
+        recording: TestClient) -> None:
+    stored = recording.post("/api/feedback", json={"kind": "answer", "helpful": True, "question": "neglect",
+                                                   "comment": "NHS  943  476  5919 and 943.476.5919"})
+    assert stored.status_code == 201
+    comment = admin_get(recording, "/api/admin/feedback")["feedback"][0]["comment"]
+    assert comment == "NHS [NHS number] and [NHS number]"
+    for citations in (["NHS 943 476 5919"], ["Mrs Jayden Smith"], ["x@example.com"]):
+        refused = recording.post("/api/feedback", json={"kind": "answer", "helpful": True, "question": "neglect",
+                                                        "citations": citations})
+        assert refused.status_code == 422
+    for blank in ("", "   ", "\u0000"):
+        assert recording.post("/api/feedback", json={"kind": "answer", "helpful": True,
+                                                     "question": blank}).status_code == 422

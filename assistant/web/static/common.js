@@ -103,7 +103,10 @@
     var raw = form.getAttribute("data-personal-data");
     if (!raw) return "";
     var rules = JSON.parse(raw);
-    var kinds = identifyingKinds(rules, text);
+    // as the server does: compatibility forms folded, invisible characters dropped, spaces collapsed
+    var normalised = text.normalize("NFKC").replace(/[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]/g, "")
+      .replace(/\s+/g, " ").trim();
+    var kinds = identifyingKinds(rules, normalised);
     return kinds.length ? rules.warning + " (It looks like it holds: " + kinds.join(", ") + ".)" : "";
   }
 

@@ -94,6 +94,13 @@ class RankingParams:
     bm25_title_weight: float = 0.5
     bm25_section_weight: float = 2.0
     bm25_text_weight: float = 1.0
+    # A word in at least this many passages is too common to score by keyword in a large collection (BM25
+    # scores every passage holding it): it is left out, unless every word is, when the rarest words must all
+    # appear together. No word of the benchmark collections is this common, so their figures are unchanged.
+    keyword_max_postings: int = 5000
+    # At most this many words (the rarest) go to the keyword search (the benchmark questions use up to 26).
+    keyword_max_terms: int = 32
+    keyword_fallback_terms: int = 3
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ class StoredChunk:
     themes: list[str] = field(default_factory=list)
 
 
+FREQUENCY_CACHE_SIZE = 200_000  # words whose passage counts an open index remembers
+
+
 class ConnectionPool:
     """Read-only SQLite connections to one immutable file, opened up front and lent one per query, so
     threads read in parallel (one shared connection would serialise them). Opened now, the file stays
@@ -104,6 +107,7 @@ class OpenIndex:
         self.sentences = VectorSet(directory, manifest.segments, SENTENCE_KIND, manifest.dimension,
                                    dead[SENTENCE_KIND])
         self.ann = read_ann(directory / manifest.ann) if manifest.ann else None
+        self._frequencies: dict[tuple[str, int], int] = {}  # (word, cap) -> passages holding it
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._pool.rows(sql, parameters)
@@ -168,9 +172,17 @@ class OpenIndex:
         visible = f" AND rowid IN (SELECT id FROM chunks WHERE {where.strip()})" if hidden else ""
         out: dict[str, int] = {}
         for term in terms:
+            key = (term, cap)
+            if not hidden and key in self._frequencies:  # the same words come back question after question
+                out[term] = self._frequencies[key]
+                continue
             rows = self._rows("SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?"
                               f"{visible} LIMIT ?)", (f'"{term}"', *parameters, cap))
             out[term] = int(rows[0][0])
+            if not hidden:
+                if len(self._frequencies) >= FREQUENCY_CACHE_SIZE:
+                    self._frequencies.clear()
+                self._frequencies[key] = out[term]
         return out
 
     def passage_count(self, hidden: frozenset[str] = frozenset()) -> int:

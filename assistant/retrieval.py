@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,17 +98,24 @@ def keyword_terms(text: str) -> list[str]:
     return list(dict.fromkeys(content_words(text)))
 
 
-def fts_expression(text: str) -> str:
-    """An FTS5 MATCH expression: any of the query's content words (quoted, so never FTS syntax)."""
-    return " OR ".join(f'"{term}"' for term in keyword_terms(text))
-
-
-def fts_pairs_expression(text: str) -> str:
+def fts_pairs_expression(text: str, common: frozenset[str] = frozenset()) -> str:
     """FTS5 NEAR groups for each pair of neighbouring content words, so that a passage using two of the
-    question's words together ('house fire', 'lead professional') ranks above one using them apart."""
+    question's words together ('house fire', 'lead professional') ranks above one using them apart.
+    Pairs of two `common` words are left out (see bounded_expression)."""
     terms = content_words(text)
-    pairs = dict.fromkeys((left, right) for left, right in zip(terms, terms[1:], strict=False) if left != right)
+    pairs = dict.fromkeys((left, right) for left, right in zip(terms, terms[1:], strict=False)
+                          if left != right and not (left in common and right in common))
     return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in pairs)
+
+
+def bounded_expression(terms: Sequence[str], frequencies: Mapping[str, int], params: RankingParams) -> str:
+    """An FTS5 expression whose cost does not grow with the collection or the glossary's expansion: any of
+    the rarest `keyword_max_terms` words that are not common; when all are common, the rarest few together."""
+    ranked = sorted(dict.fromkeys(terms), key=lambda term: frequencies.get(term, 0))
+    rare = [term for term in ranked if frequencies.get(term, 0) < params.keyword_max_postings]
+    if rare:
+        return " OR ".join(f'"{term}"' for term in rare[:params.keyword_max_terms])
+    return " AND ".join(f'"{term}"' for term in ranked[:params.keyword_fallback_terms])
 
 
 def check_k(k: int, max_k: int = 50) -> int:
@@ -141,10 +149,17 @@ def search(
     allowed = filters.chunk_filter() if filters else None
     weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
     dense = index.dense(vector, limit, allowed)
-    keyword = index.keyword(fts_expression(keyword_query or query), limit, allowed, weights=weights)
-    phrases = (index.keyword(fts_pairs_expression(phrase_query), limit, allowed, weights=weights)
+    terms = {name: keyword_terms(text or "") for name, text in
+             (("keyword", keyword_query or query), ("phrase", phrase_query), ("focus", focus_query))}
+    frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
+                                            cap=params.keyword_max_postings)
+    common = frozenset(term for term, count in frequencies.items() if count >= params.keyword_max_postings)
+    keyword = index.keyword(bounded_expression(terms["keyword"], frequencies, params), limit, allowed,
+                            weights=weights)
+    phrases = (index.keyword(fts_pairs_expression(phrase_query, common), limit, allowed, weights=weights)
                if phrase_query else [])
-    focus = index.keyword(fts_expression(focus_query), limit, allowed, weights=weights) if focus_query else []
+    focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params), limit, allowed, weights=weights)
+             if focus_query else [])
     candidates = list(dict.fromkeys(chunk_id for ranking in (dense, keyword, phrases, focus)
                                     for chunk_id, _ in ranking))
     by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,

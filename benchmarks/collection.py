@@ -33,7 +33,7 @@ from common import ROOT, load_questions, rank_of
 from assistant.answer import Turn
 from assistant.build import BuildOptions, build_index, scan_corpus
 from assistant.config import Settings
-from assistant.params import as_dict, chunking_fingerprint
+from assistant.params import VectorParams, as_dict, chunking_fingerprint
 from assistant.service import Assistant
 
 COLLECTION = Path(__file__).resolve().parent / "collection"
@@ -94,12 +94,18 @@ def seed_cases() -> list[Case]:
     return cases
 
 
-def collection_assistant(*, rebuild: bool = False) -> Assistant:
-    """An assistant over corpus/ plus benchmarks/collection/, built once per chunking version."""
+APPROXIMATE = VectorParams(ann_min_passages=0, exact_sentence_limit=0)
+
+
+def collection_assistant(*, rebuild: bool = False, approximate: bool = False) -> Assistant:
+    """An assistant over corpus/ plus benchmarks/collection/, built once per chunking version. With
+    `approximate`, searched as a national collection is: passages through the ANN index, sentences only
+    within candidate passages."""
     version = chunking_fingerprint(Settings.from_env().chunking)
-    root = OUT / f"collection-{version}"
+    root = OUT / f"collection-{version}{'-approximate' if approximate else ''}"
     corpus = root / "corpus"
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index")
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index",
+                                 vectors=APPROXIMATE if approximate else None)
     assistant = Assistant(settings)
     if rebuild or assistant.store.current_version() is None:
         shutil.rmtree(root, ignore_errors=True)
@@ -154,10 +160,12 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--no-alternates", action="store_true", help="only the question author's passage counts")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--approximate", action="store_true",
+                        help="search as past the size thresholds: ANN passages, sentences within candidates")
     options = parser.parse_args()
     if options.no_alternates:
         ALTERNATE_PHRASES.clear()
-    assistant = collection_assistant(rebuild=options.rebuild)
+    assistant = collection_assistant(rebuild=options.rebuild, approximate=options.approximate)
     settings = assistant.settings
     print(f"ranking: {as_dict(settings.ranking)}\nanswer: {as_dict(settings.answer)}\n"
           f"chunking: {assistant.store.chunking_version}")

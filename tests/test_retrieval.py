@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.errors import BadRequest
 from assistant.glossary import load_glossary
-from assistant.retrieval import check_k, diversify, fts_expression, keyword_terms, search
+from assistant.params import DEFAULT_RANKING
+from assistant.retrieval import bounded_expression, check_k, diversify, keyword_terms, search
 from assistant.service import Assistant
 
 
 def test_keyword_terms_drop_stopwords_and_punctuation() -> None:
     assert keyword_terms("What should I do if a family won't engage?") == ["family", "won", "engage"]
-    expression = fts_expression('"quoted" AND NOT col:umn ^ * ( )')
-    assert expression == '"quoted" OR "col" OR "umn"'
+    terms = keyword_terms('"quoted" AND NOT col:umn ^ * ( )')
+    assert bounded_expression(terms, {}, DEFAULT_RANKING) == '"quoted" OR "col" OR "umn"'
+
+
+def test_the_keyword_search_leaves_out_common_words_and_keeps_the_rarest() -> None:
+    params = replace(DEFAULT_RANKING, keyword_max_postings=100, keyword_max_terms=2, keyword_fallback_terms=2)
+    counts = {"child": 5000, "neglect": 120, "hoarding": 3, "garden": 40, "family": 900}
+    assert bounded_expression(["child", "neglect", "hoarding", "garden"], counts, params) == '"hoarding" OR "garden"'
+    # every word common: the rarest must appear together (an intersection, not every passage of each)
+    assert bounded_expression(["child", "family", "neglect"], counts, params) == '"neglect" AND "family"'
 
 
 def test_search_finds_the_passage_by_its_words(built: Assistant) -> None:

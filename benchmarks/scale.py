@@ -1,0 +1,224 @@
+"""The national collection on one machine: the cost of asking, opening, adding and building at N passages.
+
+    python benchmarks/scale.py --chunks 100000 [--json] [--keep DIR] [--workers 4]
+
+The background (copies of the seed reviews, varied) is embedded with a hashing stand-in for the model at
+its 384 dimensions, under the real model's name, so that building half a million passages takes minutes,
+not hours; the seed reviews themselves, the questions and the added 40-page review go through the real
+model. Figures "around the model" are an ask's time less its question's encoding, measured per question.
+Memory is PSS (proportional set size: shared pages split between the processes sharing them) summed over
+the server's processes, with RSS beside it. `--keep DIR` keeps (and reuses) the built index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from add_cost import long_review
+from common import ROOT, load_questions
+from generate import generate
+from speed import percentile
+
+from assistant.admin import add_files
+from assistant.config import BUNDLED_MODEL, Settings
+from assistant.embedding import load_embedder
+from assistant.service import Assistant
+from assistant.vectors import ann_search
+
+CHUNKS_PER_COPY = 110  # the five seed reviews together
+SEEDS = ROOT / "corpus"
+
+BUILD_PROBE = """
+import json, resource, sys, time
+sys.path.insert(0, {benchmarks!r})
+from common import HashEmbedder
+from assistant.build import BuildOptions, build_index, scan_corpus
+from assistant.config import Settings
+from assistant.store import IndexStore
+settings = Settings.from_env(corpus_dir={corpus!r}, index_dir={index!r})
+stand_in = HashEmbedder(dimension=384, name={model!r})
+started = time.perf_counter()
+report = build_index(files=scan_corpus(settings.corpus_dir), store=IndexStore(settings.index_dir,
+                     chunking=settings.chunking), embedder=stand_in, options=BuildOptions.from_settings(settings))
+print(json.dumps({{"seconds": time.perf_counter() - started, "chunks": report.chunks,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def build_background(root: Path, chunks: int) -> dict[str, Any]:
+    """Generate and build the background index in a process of its own (its peak memory is the build's)."""
+    corpus, index = root / "corpus", root / "index"
+    copies = max(1, math.ceil(chunks / CHUNKS_PER_COPY))
+    generate(corpus, copies)
+    probe = BUILD_PROBE.format(benchmarks=str(ROOT / "benchmarks"), corpus=str(corpus), index=str(index),
+                               model=BUNDLED_MODEL)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        raise SystemExit(f"the background build failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def memory_of(pid: int) -> tuple[float, float]:
+    """(PSS, RSS) in MB of a process and all its descendants."""
+    pss = rss = 0.0
+    for process in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{process}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return pss, rss
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found += [int(entry.name), *descendants(int(entry.name))]
+    return found
+
+
+def serving_memory(settings: Settings, workers: int, questions: list[str]) -> tuple[float, float]:
+    """Serve the index with `workers` processes, ask through each, and measure them."""
+    port = 8700 + workers
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_CORPUS_DIR": str(
+        settings.corpus_dir), "ASSISTANT_DATA_DIR": str(settings.index_dir.parent / "appdata")}
+    server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers",
+                               str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 600
+        while True:
+            try:
+                if httpx.get(base + "/api/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.time() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(1)
+        time.sleep(5 if workers > 1 else 0)  # every worker loaded
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for question in questions * workers:  # the requests spread over the workers
+                client.post("/api/ask", json={"question": question})
+        return memory_of(server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--keep", type=Path, help="build into (or reuse) this folder")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--skip-serving", action="store_true", help="leave out the served-memory measurement")
+    options = parser.parse_args()
+    say = (lambda *_: None) if options.json else print
+    root = options.keep or Path(tempfile.mkdtemp(prefix="scale-"))
+    root.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    try:
+        index_dir = root / "index"
+        if not (index_dir / "CURRENT").exists():
+            say(f"building a background of about {options.chunks:,} passages in {root} ...")
+            built = build_background(root, options.chunks)
+            result |= {"build_s_around_model": round(built["seconds"], 1),
+                       "build_peak_rss_mb": round(built["peak_rss_mb"])}
+            say(f"  built {built['chunks']:,} passages in {built['seconds']:.0f} s, peak {built['peak_rss_mb']:.0f} MB")
+        settings = Settings.from_env(corpus_dir=root / "corpus", index_dir=index_dir, data_dir=root / "appdata")
+        model = load_embedder(BUNDLED_MODEL)
+        model.encode(["warm up"] * 4)
+        assistant = Assistant(settings, embedder=model)
+        names = {path.stem for path in SEEDS.glob("*.txt")}
+        if not all(doc_id in assistant.store.read_manifest().documents for doc_id in names):
+            seeds = sorted(SEEDS.glob("*.txt"))
+            add_files(settings=settings, store=assistant.store, embedder=model, files=seeds)
+        started = time.perf_counter()
+        review = long_review(root / "2026-child-l-overview-report.md")
+        added = add_files(settings=settings, store=assistant.store, embedder=model, files=[review])
+        result["add_review_s"] = round(time.perf_counter() - started, 2)
+        say(f"added a 40-page review ({added.embedded_chunks} passages) in {result['add_review_s']} s")
+
+        started = time.perf_counter()
+        index = assistant.store.open(model=model.name, vectors=settings.vectors)
+        result["open_s"] = round(time.perf_counter() - started, 3)
+        result["chunks"] = index.manifest.chunk_count
+        result["ann"] = bool(index.manifest.ann)
+        questions = [q["question"] for q in load_questions()["questions"]]
+        assistant.ask(questions[0])
+        encode_ms, ask_ms, around_ms = [], [], []
+        for question in questions:
+            started = time.perf_counter()
+            model.encode([question])
+            encode_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            assistant.ask(question)
+            ask_ms.append((time.perf_counter() - started) * 1000)
+            around_ms.append(ask_ms[-1] - encode_ms[-1])
+        result |= {"ask_ms_p50": round(statistics.median(around_ms), 1),
+                   "ask_ms_p95": round(percentile(around_ms, 0.95), 1),
+                   "whole_ask_ms_p50": round(statistics.median(ask_ms), 1),
+                   "question_encode_ms_p50": round(statistics.median(encode_ms), 1)}
+        result["whole_ask_over_encode"] = round(result["whole_ask_ms_p50"] / result["question_encode_ms_p50"], 2)
+        say(f"ask around the model p50 {result['ask_ms_p50']} ms, p95 {result['ask_ms_p95']} ms; whole ask p50 "
+            f"{result['whole_ask_ms_p50']} ms = {result['whole_ask_over_encode']}x the question's encoding")
+
+        recalls = []
+        for question in questions:
+            vector = model.encode([question])[0]
+            exact = {i for i, _ in index.passages.search(vector, 50)}
+            approximate = ({i for i, _ in ann_search(index.ann, index.passages, vector, 50, settings.vectors)}
+                           if index.ann is not None else exact)
+            recalls.append(len(exact & approximate) / max(len(exact), 1))
+        result["ann_recall_at_50"] = round(statistics.mean(recalls), 4)
+        say(f"ANN recall@50 against exact search: {result['ann_recall_at_50']} (ANN in use: {result['ann']})")
+
+        sentences = [s for path in sorted(SEEDS.glob("*.txt")) for s in path.read_text().split(". ") if s.strip()]
+        started = time.perf_counter()
+        model.encode(sentences, batch_size=32)
+        result["encode_sentences_per_s"] = {"torch": round(len(sentences) / (time.perf_counter() - started))}
+        say(f"encoding: {result['encode_sentences_per_s']} sentences per second")
+
+        if not options.skip_serving:
+            sample = questions[:10]
+            one = serving_memory(settings, 1, sample)
+            many = serving_memory(settings, options.workers, sample)
+            result |= {"rss_mb_1_worker": round(one[0]), f"rss_mb_{options.workers}_workers": round(many[0]),
+                       "rss_mb_1_worker_rss": round(one[1]), f"rss_mb_{options.workers}_workers_rss": round(many[1])}
+            say(f"serving memory (PSS): 1 worker {one[0]:.0f} MB, {options.workers} workers {many[0]:.0f} MB "
+                f"({many[0] / one[0]:.2f}x); RSS {one[1]:.0f} / {many[1]:.0f} MB")
+        on_disk = sum(f.stat().st_size for f in (index_dir / "versions" / index.manifest.version).iterdir())
+        result["on_disk_mb"] = round(on_disk / 1e6)
+    finally:
+        if options.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(result) if options.json else json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

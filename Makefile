@@ -35,6 +35,7 @@ serve: $(STAMP)
 	$(BIN)/assistant serve
 
 test: $(STAMP) browser ocr
+	$(BIN)/pip check
 	$(BIN)/ruff check assistant tests benchmarks
 	$(BIN)/mypy assistant
 	$(BIN)/pytest -q

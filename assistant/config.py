@@ -62,6 +62,11 @@ class Settings:
     corpus_dir: Path = Path("corpus")  # under home(): see from_env
     index_dir: Path = Path("index")
     model: str = BUNDLED_MODEL
+    # How the model runs: "auto" (a GPU with PyTorch when present, else ONNX Runtime on the CPU, else
+    # PyTorch), "torch", "onnx" or "onnx-int8"; the device "auto", "cpu" or "cuda". See embedding.py.
+    encoder: str = "auto"
+    device: str = "auto"
+    model_cache_dir: Path | None = None  # where ONNX exports are kept: ASSISTANT_MODEL_CACHE, else ~/.cache
     host: str = "127.0.0.1"
     port: int = 8000
     templates_dir: Path = PACKAGE_DIR / "web" / "templates"
@@ -108,6 +113,8 @@ class Settings:
             "corpus_dir": Path(_env("CORPUS_DIR", str(home() / base.corpus_dir))),
             "index_dir": Path(_env("INDEX_DIR", str(home() / base.index_dir))),
             "model": _env("MODEL", base.model),
+            "encoder": _choice("ENCODER", base.encoder, ("auto", "torch", "onnx", "onnx-int8")),
+            "device": _choice("DEVICE", base.device, ("auto", "cpu", "cuda")),
             "host": _env("HOST", base.host),
             "port": _number("PORT", base.port, int),
             "workers": _number("WORKERS", base.workers, int),

@@ -49,7 +49,9 @@ class Assistant:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model)
+            settings = self.settings
+            self._embedder = load_embedder(settings.model, encoder=settings.encoder, device=settings.device,
+                                           cache_dir=settings.model_cache_dir)
         return self._embedder
 
     @property

@@ -33,6 +33,7 @@ from common import ROOT, load_questions, rank_of
 from assistant.answer import Turn
 from assistant.build import BuildOptions, build_index, scan_corpus
 from assistant.config import Settings
+from assistant.errors import IndexUnavailable
 from assistant.params import VectorParams, as_dict, chunking_fingerprint
 from assistant.service import Assistant
 
@@ -94,20 +95,27 @@ def seed_cases() -> list[Case]:
     return cases
 
 
-APPROXIMATE = VectorParams(ann_min_passages=0, exact_sentence_limit=0)
+APPROXIMATE = {  # searched as a national collection is, whatever the size
+    "ann": VectorParams(ann_min_passages=0),  # passages through the ANN index
+    "sentences": VectorParams(exact_sentence_limit=0),  # sentences only within candidate passages
+    "both": VectorParams(ann_min_passages=0, exact_sentence_limit=0),
+}
 
 
-def collection_assistant(*, rebuild: bool = False, approximate: bool = False) -> Assistant:
-    """An assistant over corpus/ plus benchmarks/collection/, built once per chunking version. With
-    `approximate`, searched as a national collection is: passages through the ANN index, sentences only
-    within candidate passages."""
+def collection_assistant(*, rebuild: bool = False, approximate: str | None = None) -> Assistant:
+    """An assistant over corpus/ plus benchmarks/collection/, built once per chunking version (and once more
+    with an ANN index when `approximate` asks for one; see APPROXIMATE)."""
     version = chunking_fingerprint(Settings.from_env().chunking)
-    root = OUT / f"collection-{version}{'-approximate' if approximate else ''}"
+    vectors = APPROXIMATE[approximate] if approximate else VectorParams()
+    root = OUT / f"collection-{version}{'-ann' if vectors.ann_min_passages == 0 else ''}"
     corpus = root / "corpus"
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index",
-                                 vectors=APPROXIMATE if approximate else None)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", vectors=vectors)
     assistant = Assistant(settings)
-    if rebuild or assistant.store.current_version() is None:
+    try:
+        usable = assistant.store.published(model=assistant.model_name) is not None
+    except IndexUnavailable:  # none yet, or written by an earlier version of the code
+        usable = False
+    if rebuild or not usable:
         shutil.rmtree(root, ignore_errors=True)
         corpus.mkdir(parents=True)
         for source in [*scan_corpus(ROOT / "corpus"), *scan_corpus(COLLECTION)]:
@@ -160,8 +168,8 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--no-alternates", action="store_true", help="only the question author's passage counts")
     parser.add_argument("-k", type=int, default=10)
-    parser.add_argument("--approximate", action="store_true",
-                        help="search as past the size thresholds: ANN passages, sentences within candidates")
+    parser.add_argument("--approximate", choices=sorted(APPROXIMATE),
+                        help="search as past the size thresholds: ANN passages, sentences within candidates, both")
     options = parser.parse_args()
     if options.no_alternates:
         ALTERNATE_PHRASES.clear()

@@ -62,7 +62,7 @@ def main() -> None:
         print(f"generated corpus: {len(files)} files, {len(texts)} chunks")
 
         started = time.perf_counter()
-        embedder.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        embedder.encode(texts, batch_size=32)  # the same encoder the build uses, alone
         plain = time.perf_counter() - started
 
         settings = Settings.from_env(corpus_dir=corpus, index_dir=Path(folder) / "index")

@@ -148,7 +148,10 @@ def search(
     limit = max(params.candidates, k * params.candidates_per_k)
     allowed = filters.chunk_filter() if filters else None
     weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
-    dense = index.dense(vector, limit, allowed)
+    # the dense ranking fused is the first `limit`; the wider list gives the sentence search its candidate
+    # passages when the collection is too large to match every sentence (see OpenIndex.best_sentences)
+    wide = index.dense(vector, limit * params.sentences_per_candidate, allowed)
+    dense = wide[:limit]
     terms = {name: keyword_terms(text or "") for name, text in
              (("keyword", keyword_query or query), ("phrase", phrase_query), ("focus", focus_query))}
     frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
@@ -160,7 +163,7 @@ def search(
                if phrase_query else [])
     focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params), limit, allowed, weights=weights)
              if focus_query else [])
-    candidates = list(dict.fromkeys(chunk_id for ranking in (dense, keyword, phrases, focus)
+    candidates = list(dict.fromkeys(chunk_id for ranking in (wide, keyword, phrases, focus)
                                     for chunk_id, _ in ranking))
     by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,
                                                           candidates=candidates)

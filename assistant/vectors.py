@@ -228,7 +228,9 @@ def ann_search(index: Any, passages: VectorSet, query: np.ndarray, limit: int, p
         selector = not_excluded if selector is None else faiss.IDSelectorAnd(selector, not_excluded)
         keep_alive.append(selector)
     search_params = faiss.SearchParametersIVF()
-    search_params.nprobe = params.ann_probes
+    per_list = max(index.ntotal / max(index.nlist, 1), 1.0)
+    search_params.nprobe = min(index.nlist, max(math.ceil(params.ann_probe_share * index.nlist),
+                                                 math.ceil(params.ann_min_scanned / per_list)))
     if selector is not None:
         search_params.sel = selector
     wanted = limit * params.ann_oversample

@@ -67,7 +67,7 @@ def test_a_segment_file_that_does_not_match_its_ids_is_refused(tmp_path: Path) -
 @pytest.fixture
 def ann_settings(settings: Settings) -> Settings:
     """The seed corpus with the ANN index switched on (past 50 passages instead of 100,000)."""
-    return replace(settings, vectors=replace(DEFAULT_VECTORS, ann_min_passages=50, ann_probes=64))
+    return replace(settings, vectors=replace(DEFAULT_VECTORS, ann_min_passages=50, ann_probe_share=1.0))
 
 
 def test_a_large_collection_gets_an_ann_index_kept_up_to_date(ann_settings: Settings) -> None:

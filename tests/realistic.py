@@ -204,9 +204,9 @@ def render_pdf(text: str, path: Path, *, title: str, max_pages: int | None = Non
     rendered = Rendered(path=path, title=title, header=f"{title} - OFFICIAL")
     blocks = review_blocks(text)
     bodies = [i for i, block in enumerate(blocks) if block.kind == "para"]
-    marked = {bodies[len(bodies) // 4]: 1, bodies[(len(bodies) * 3) // 5]: 2} if len(bodies) >= 8 else {}
-    table_after = bodies[len(bodies) * 2 // 5] if len(bodies) >= 5 else None
-    columns_from = bodies[len(bodies) * 4 // 5] if len(bodies) >= 10 else None
+    marked = {bodies[len(bodies) // 6]: 1, bodies[len(bodies) // 2 - 1]: 2} if len(bodies) >= 8 else {}
+    table_after = bodies[len(bodies) // 3] if len(bodies) >= 5 else None
+    columns_from = _columns_start(blocks, bodies[len(bodies) // 2:]) if len(bodies) >= 8 else None
 
     # Page 1: the title page. Page 2 (and on): contents, filled in once the headings' pages are known.
     for line, size, bold in ((title, 22.0, True), ("Local child safeguarding practice review", 14.0, False),
@@ -229,9 +229,13 @@ def render_pdf(text: str, path: Path, *, title: str, max_pages: int | None = Non
             layout.new_page()
             in_columns, column, column_top = True, 0, layout.y
             rendered.two_column_page = layout.page
-        if in_columns and column == 1 and block.kind != "heading":
-            column_lines = layout.wrap(block.text, (RIGHT - LEFT - GUTTER) / 2 - HANG, BODY)
-            if layout.y + len(column_lines) * LEAD > layout.limit():  # the columns end with a whole block
+        if in_columns:  # a heading moves to the next column whole; the columns end with a whole block
+            kind_size, kind_lead = (HEAD, HEAD_LEAD) if block.kind == "heading" else (BODY, LEAD)
+            column_lines = layout.wrap(block.text, (RIGHT - LEFT - GUTTER) / 2 - HANG, kind_size)
+            needed = (len(column_lines) + (2 if block.kind == "heading" else 0)) * kind_lead
+            if layout.y + needed > layout.limit() and column == 0 and block.kind == "heading":
+                column, layout.y = 1, column_top
+            elif layout.y + needed > layout.limit() and column == 1:
                 in_columns = False
                 layout.new_page()
         left = LEFT if not in_columns else LEFT + column * ((RIGHT - LEFT + GUTTER) / 2)
@@ -291,6 +295,14 @@ def render_pdf(text: str, path: Path, *, title: str, max_pages: int | None = Non
     _draw(pdf, layout, rendered)
     pdf.output(str(path))
     return rendered
+
+
+def _columns_start(blocks: list[Block], candidates: list[int], words: int = 650) -> int:
+    """The first candidate paragraph with about a two-column page of words from it to the end (or the last)."""
+    for index in candidates:
+        if sum(len(block.text.split()) for block in blocks[index:]) <= words:
+            return index
+    return candidates[-1]
 
 
 def _plain_offsets(marked: str) -> list[int]:

@@ -248,12 +248,21 @@ def load_docx(data: bytes, name: str) -> LoadedText:
             else:
                 blocks.append(text)
         elif tag == "tbl":
-            table = Table(element, document)
-            for row in table.rows:
-                cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
-                if cells:
-                    blocks.append(" | ".join(dict.fromkeys(cells)))
+            blocks += table_rows([[" ".join(cell.text.split()) for cell in row.cells] for row in Table(element,
+                                                                                                 document).rows])
     return LoadedText("\n\n".join(blocks))
+
+
+def table_rows(rows: list[list[str]]) -> list[str]:
+    """A table as readable rows: 'Agency: Police | Outcome: ...' under a header row; cells merged across
+    columns (repeated by python-docx) said once; a table of one row as its cells."""
+    rows = [list(dict.fromkeys(cell for cell in row if cell)) for row in rows]
+    rows = [row for row in rows if row]
+    if len(rows) < 2 or len(rows[0]) < 2:
+        return [" | ".join(row) for row in rows]
+    header, *body = rows
+    return [" | ".join(f"{name}: {cell}" for name, cell in zip(header, row, strict=True)) if len(row) == len(header)
+            else " | ".join(row) for row in body]
 
 
 def _is_numbered(paragraph: object) -> bool:

@@ -75,10 +75,11 @@ def repeated_edges(pages: list[PdfPage]) -> set[str]:
 
 def _is_furniture(row: Row, page: PdfPage, repeated: set[str]) -> bool:
     text = row_text(row).strip()
-    if PAGE_FURNITURE.match(text) or PROTECTIVE_MARKING.fullmatch(text):
+    if PROTECTIVE_MARKING.fullmatch(text):
         return True
     at_edge = any(row is edge for edge in _edge_rows(page))
-    return at_edge and (_key(row) in repeated or PROTECTIVE_MARKING.search(text) is not None)
+    return at_edge and (_key(row) in repeated or PROTECTIVE_MARKING.search(text) is not None
+                        or PAGE_FURNITURE.match(text) is not None)
 
 
 def _contents_number(row: Row) -> int | None:
@@ -265,9 +266,11 @@ def body_font_size(lines: list[PdfLine]) -> float:
     return max(sizes, key=lambda size: sizes[size]) if sizes else 0.0
 
 
-def _is_heading_line(line: PdfLine, body_size: float, layout: PdfLayoutParams) -> bool:
+def _is_heading_line(line: PdfLine, body_size: float, layout: PdfLayoutParams, *, continuing: bool = False) -> bool:
+    """Set larger or bolder than the body; a line without words ('2015') only as a heading's second line."""
     text = line.text.strip()
-    if not body_size or not line.size or len(text) > 150 or not re.search(r"[A-Za-z]{2,}", text):
+    wordy = continuing or re.search(r"[A-Za-z]{2,}", text)
+    if not body_size or not line.size or len(text) > 150 or not wordy:
         return False
     return line.size >= body_size * layout.heading_size_ratio or (
         line.bold and line.size >= body_size * layout.bold_heading_size_ratio and len(text) < layout.heading_max_chars)
@@ -309,7 +312,7 @@ def page_paragraphs(items: list[PdfLine | str], *, body_size: float, layout: Pdf
             continue
         stripped = line.text.strip()
         wide_gap = line.gap > PARAGRAPH_GAP * line.size
-        if _is_heading_line(line, body_size, layout):
+        if _is_heading_line(line, body_size, layout, continuing=bool(heading) and not wide_gap):
             if current:
                 out.append(current)
                 current = ""

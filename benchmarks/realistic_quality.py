@@ -31,11 +31,13 @@ CORPUS = ROOT / "corpus"
 COLLECTION = Path(__file__).resolve().parent / "collection"
 
 
-def pdf_corpus(folder: Path) -> Path:
-    """The seed reviews as realistic PDFs (with their sidecars) in `folder`."""
+def pdf_corpus(folder: Path, *, extras: bool = True) -> Path:
+    """The seed reviews as realistic PDFs (with their sidecars) in `folder`; without `extras`, no added table
+    or footnotes (only the review's own words, laid out)."""
     folder.mkdir(parents=True, exist_ok=True)
     for source in sorted(CORPUS.glob("*.txt")):
-        render_pdf(source.read_text(encoding="utf-8"), folder / f"{source.stem}.pdf", title=review_title(source))
+        render_pdf(source.read_text(encoding="utf-8"), folder / f"{source.stem}.pdf", title=review_title(source),
+                   extras=extras)
         shutil.copy(source.with_name(source.stem + ".meta.toml"), folder)
     return folder
 
@@ -58,10 +60,14 @@ def compare() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         text = recall(CORPUS, root / "text-index")
-        pdf = recall(pdf_corpus(root / "pdf"), root / "pdf-index")
-    print(f"{'':10} {'text':>7} {'PDF':>7} {'diff':>7}")
+        laid_out = recall(pdf_corpus(root / "pdf", extras=False), root / "pdf-index")
+        extras = recall(pdf_corpus(root / "pdf-extras"), root / "pdf-extras-index")
+    print("PDF: the review's own words laid out (title, contents, header/footer, numbers, two columns);")
+    print("PDF+: also the fictional agency table and two footnotes added to every review (extra distractors)\n")
+    print(f"{'':10} {'text':>7} {'PDF':>7} {'diff':>7} {'PDF+':>7} {'diff':>7}")
     for name in text:
-        print(f"{name:10} {text[name]:>7.3f} {pdf[name]:>7.3f} {pdf[name] - text[name]:>+7.3f}")
+        print(f"{name:10} {text[name]:>7.3f} {laid_out[name]:>7.3f} {laid_out[name] - text[name]:>+7.3f} "
+              f"{extras[name]:>7.3f} {extras[name] - text[name]:>+7.3f}")
 
 
 def long_pdf(path: Path, pages: int) -> int:

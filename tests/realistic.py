@@ -194,8 +194,9 @@ def _draw_line(layout: _Layout, x: float, text: str, size: float, bold: bool) ->
             x += layout.width(piece, size, bold)
 
 
-def render_pdf(text: str, path: Path, *, title: str, max_pages: int | None = None) -> Rendered:
-    """Write `text` as a realistic report PDF; returns where everything was printed."""
+def render_pdf(text: str, path: Path, *, title: str, max_pages: int | None = None, extras: bool = True) -> Rendered:
+    """Write `text` as a realistic report PDF; returns where everything was printed. Without `extras`, no
+    footnotes and no table (text the review does not have): only its own words, laid out."""
     pdf = FPDF(unit="pt", format="A4")
     pdf.add_font("Body", "", str(font_path("body")))
     pdf.add_font("Body", "B", str(font_path("bold")))
@@ -204,8 +205,8 @@ def render_pdf(text: str, path: Path, *, title: str, max_pages: int | None = Non
     rendered = Rendered(path=path, title=title, header=f"{title} - OFFICIAL")
     blocks = review_blocks(text)
     bodies = [i for i, block in enumerate(blocks) if block.kind == "para"]
-    marked = {bodies[len(bodies) // 6]: 1, bodies[len(bodies) // 2 - 1]: 2} if len(bodies) >= 8 else {}
-    table_after = bodies[len(bodies) // 3] if len(bodies) >= 5 else None
+    marked = {bodies[len(bodies) // 6]: 1, bodies[len(bodies) // 2 - 1]: 2} if len(bodies) >= 8 and extras else {}
+    table_after = bodies[len(bodies) // 3] if len(bodies) >= 5 and extras else None
     columns_from = _columns_start(blocks, bodies[len(bodies) // 2:]) if len(bodies) >= 8 else None
 
     # Page 1: the title page. Page 2 (and on): contents, filled in once the headings' pages are known.

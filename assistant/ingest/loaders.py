@@ -169,8 +169,8 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
             texts.append(PageText([read[index]] if read.get(index) else [], open_end=False))
             continue
         structure = page_layout(page, repeated=repeated, pages=len(pages), body_size=body)
-        text = page_paragraphs(structure.items, body_size=body, layout=layout)
-        texts.append(PageText(with_footnotes(text, structure.footnotes), text.open_end))
+        paragraphs = page_paragraphs(structure.items, body_size=body, layout=layout)
+        texts.append(PageText(with_footnotes(paragraphs, structure.footnotes), paragraphs.open_end))
     text_parts: list[str] = []
     page_starts: list[int] = []
     offset = 0

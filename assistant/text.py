@@ -66,6 +66,14 @@ CLAUSE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 SENTENCE_END = re.compile(r"[.!?][\"”’)]*$")
 
 
+# A line that is only a page number: '12', 'Page 3', 'page 3 of 9'.
+PAGE_FURNITURE = re.compile(r"^\s*(page\s+)?\d{1,4}(\s+of\s+\d{1,4})?\s*$", re.IGNORECASE)
+# A protective marking printed on government documents (Government Security Classifications), with its caveat.
+PROTECTIVE_MARKING = re.compile(
+    r"(?<![\w-])(?:OFFICIAL(?:[- ]SENSITIVE)?|SECRET|TOP SECRET|RESTRICTED|PROTECT|NOT PROTECTIVELY MARKED)"
+    r"(?:\s*[-–:]\s*(?:PERSONAL|COMMERCIAL|LOCSEN|PERSONAL DATA))?(?![\w-])")
+
+
 # A review's own paragraph number in front of a paragraph: '4.13 ', '5.2.1 ', 'A2. '.
 PARAGRAPH_NUMBER = re.compile(r"^\s*[A-Z]?\d{1,3}(?:\.\d{1,3})+\.?\s+|^\s*[A-Z]\d{1,3}\.\s+")
 

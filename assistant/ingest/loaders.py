@@ -7,7 +7,6 @@ every format.
 
 from __future__ import annotations
 
-import ctypes
 import io
 import re
 import zipfile
@@ -17,7 +16,6 @@ from typing import Any
 
 from ..errors import DocumentUnreadable
 from ..params import DEFAULT_LAYOUT, DEFAULT_OCR, OcrParams, PdfLayoutParams
-from ..text import LIST_MARKER, ends_clause, join_lines
 from .ocr import (
     INSTALL_HINT,
     OcrFailed,
@@ -29,6 +27,17 @@ from .ocr import (
     ocr_paragraphs,
     page_ranges,
 )
+from .pdf_layout import (
+    PageText,
+    PdfPage,
+    body_font_size,
+    continues,
+    page_layout,
+    page_paragraphs,
+    repeated_edges,
+    with_footnotes,
+)
+from .pdf_text import page_rows, row_text
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
@@ -114,28 +123,17 @@ def load_text(data: bytes, name: str) -> LoadedText:
 
 # --- PDF -------------------------------------------------------------------------------------
 
-_PAGE_FURNITURE = re.compile(r"^\s*(page\s+)?\d{1,4}(\s+of\s+\d{1,4})?\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class PdfLine:
-    """One printed line of a PDF page with the size and weight of its type."""
-
-    text: str
-    size: float = 0.0
-    bold: bool = False
-
-
 def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
              progress: PageProgress = no_page_progress) -> LoadedText:
-    """Read a PDF page by page: the text layer where there is one, Tesseract for scanned pages."""
+    """Read a PDF page by page: the text layer where there is one (headers, footers and contents pages left
+    out, see pdf_layout.py), Tesseract for scanned pages."""
     import pypdfium2 as pdfium
 
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise DocumentUnreadable(f"{name}: not a readable PDF ({exc})") from None
-    pages: list[list[PdfLine]] = []
+    pages: list[PdfPage] = []
     scanned: list[int] = []  # 0-based
     read: dict[int, str] = {}  # 0-based page -> its paragraphs, read by OCR
     warnings: list[str] = []
@@ -143,9 +141,9 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            pages.append(pdf_page_lines(textpage))
+            pages.append(PdfPage(page_rows(textpage, page.get_height()), page.get_height()))
             textpage.close()
-            if is_scanned(page, "".join(line.text for line in pages[-1]), ocr):
+            if is_scanned(page, "".join(row_text(row) for row in pages[-1].rows), ocr):
                 scanned.append(index)
             page.close()
         if scanned:
@@ -155,27 +153,35 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
     finally:
         pdf.close()
     is_scan = set(scanned)
-    text_pages = [i for i in range(len(pages)) if i not in is_scan]
-    has_text = any(re.search(r"[A-Za-z]{2,}", line.text) for i in text_pages for line in pages[i])
+    text_pages = [page for i, page in enumerate(pages) if i not in is_scan]
+    text_lines = [line for page in text_pages for row in page.rows for line in row]
+    has_text = any(re.search(r"[A-Za-z]{2,}", line.text) for line in text_lines)
     if not has_text and not any(re.search(r"[A-Za-z]{2,}", text) for text in read.values()):
         if scanned:
             found_nothing = f"{page_ranges([i + 1 for i in scanned])} scanned, but OCR found no readable text"
             raise DocumentUnreadable(f"{name}: " + ("; ".join(warnings) or found_nothing))
         raise DocumentUnreadable(f"{name}: the PDF has no text layer and no scanned pages to read")
-    body = body_font_size([line for i in text_pages for line in pages[i]])
+    body = body_font_size(text_lines)
+    repeated = repeated_edges(text_pages)
+    texts: list[PageText] = []
+    for index, page in enumerate(pages):
+        if index in is_scan:  # read by OCR, or left out (no OCR) with a warning
+            texts.append(PageText([read[index]] if read.get(index) else [], open_end=False))
+            continue
+        structure = page_layout(page, repeated=repeated, pages=len(pages), body_size=body)
+        paragraphs = page_paragraphs(structure.items, body_size=body, layout=layout)
+        texts.append(PageText(with_footnotes(paragraphs, structure.footnotes), paragraphs.open_end))
     text_parts: list[str] = []
     page_starts: list[int] = []
     offset = 0
-    for index, lines in enumerate(pages):
+    for index, page_text in enumerate(texts):
         page_starts.append(offset)
-        if index in is_scan:  # read by OCR, or left out (no OCR) with a warning
-            text = read.get(index, "")
-        else:
-            text = pdf_page_to_paragraphs(lines, body_size=body, layout=layout)
-        text_parts.append(text)
-        offset += len(text) + 2
-    return LoadedText("\n\n".join(text_parts), page_starts, ocr_pages=sorted(i + 1 for i in read),
-                      warnings=warnings)
+        text = "\n\n".join(page_text.paragraphs)
+        following = texts[index + 1] if index + 1 < len(texts) else None
+        separator = "\n" if following is not None and continues(page_text, following) else "\n\n"
+        text_parts.append(text + (separator if following is not None else ""))
+        offset += len(text_parts[-1])
+    return LoadedText("".join(text_parts), page_starts, ocr_pages=sorted(i + 1 for i in read), warnings=warnings)
 
 
 def _read_scanned(pdf: Any, scanned: list[int], name: str, ocr: OcrParams,
@@ -198,86 +204,6 @@ def _read_scanned(pdf: Any, scanned: list[int], name: str, ocr: OcrParams,
             page.close()
     warnings = [f"{page_ranges(numbers)} could not be read by OCR: {reason}" for reason, numbers in failed.items()]
     return read, warnings
-
-
-def pdf_page_lines(textpage: Any) -> list[PdfLine]:
-    """The page's lines, each with the font size and boldness of its first visible character."""
-    import pypdfium2.raw as pdfium_c
-
-    count = pdfium_c.FPDFText_CountChars(textpage.raw)
-    text = textpage.get_text_range(0, count) if count > 0 else ""
-    if len(text) != count:  # characters outside UCS-2: no per-character sizes, plain lines instead
-        return [PdfLine(line) for line in textpage.get_text_bounded().splitlines()]
-    font_name = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    lines = []
-    for match in re.finditer(r"[^\r\n]+", text):
-        first = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
-        if first >= match.end():
-            continue
-        size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first))
-        length = pdfium_c.FPDFText_GetFontInfo(textpage.raw, first, font_name, len(font_name), ctypes.byref(flags))
-        bold = b"bold" in font_name.raw[:max(length - 1, 0)].lower() or bool(flags.value & (1 << 18))
-        lines.append(PdfLine(match.group(0), size, bold))
-    return lines
-
-
-def body_font_size(lines: list[PdfLine]) -> float:
-    """The size most of the text is set in (by characters)."""
-    sizes: dict[float, int] = {}
-    for line in lines:
-        if line.size:
-            sizes[round(line.size, 1)] = sizes.get(round(line.size, 1), 0) + len(line.text)
-    return max(sizes, key=lambda size: sizes[size]) if sizes else 0.0
-
-
-def _is_heading_line(line: PdfLine, body_size: float, layout: PdfLayoutParams) -> bool:
-    text = line.text.strip()
-    if not body_size or not line.size or len(text) > 150 or not re.search(r"[A-Za-z]{2,}", text):
-        return False
-    return line.size >= body_size * layout.heading_size_ratio or (
-        line.bold and line.size >= body_size * layout.bold_heading_size_ratio and len(text) < layout.heading_max_chars)
-
-
-def pdf_page_to_paragraphs(page: list[PdfLine], *, body_size: float, layout: PdfLayoutParams) -> str:
-    """Rebuild paragraphs from a PDF page's layout lines (pdfium gives one per printed line); lines set
-    larger or bolder than the body text become `## ` headings."""
-    lines = [line for line in page if line.text.strip() and not _PAGE_FURNITURE.match(line.text)]
-    if not lines:
-        return ""
-    width = sorted(len(line.text.rstrip()) for line in lines)[int(len(lines) * layout.full_line_quantile)]
-    out: list[str] = []
-    current = ""
-    heading: list[str] = []
-    for line in lines:
-        stripped = line.text.strip()
-        if _is_heading_line(line, body_size, layout):
-            if current:
-                out.append(current)
-                current = ""
-            heading.append(stripped)  # a heading wrapped over two lines stays one heading
-            continue
-        if heading:
-            out.append("## " + " ".join(heading))
-            heading = []
-        starts_new = not current or LIST_MARKER.match(stripped) is not None
-        if starts_new:
-            if current:
-                out.append(current)
-            current = stripped
-        else:
-            current = join_lines(current, stripped)
-        short = len(stripped) < layout.short_line_ratio * width
-        if short and (ends_clause(stripped) or not stripped[-1:].isalnum() or len(stripped) < 60):
-            # A short line closes its paragraph (or is a heading on its own line).
-            if not (stripped[-1:] in ",-" or stripped.split()[-1].lower() in {"and", "or", "the", "of", "to"}):
-                out.append(current)
-                current = ""
-    if heading:
-        out.append("## " + " ".join(heading))
-    if current:
-        out.append(current)
-    return "\n\n".join(out)
 
 
 # --- DOCX ------------------------------------------------------------------------------------
@@ -322,12 +248,21 @@ def load_docx(data: bytes, name: str) -> LoadedText:
             else:
                 blocks.append(text)
         elif tag == "tbl":
-            table = Table(element, document)
-            for row in table.rows:
-                cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
-                if cells:
-                    blocks.append(" | ".join(dict.fromkeys(cells)))
+            blocks += table_rows([[" ".join(cell.text.split()) for cell in row.cells] for row in Table(element,
+                                                                                                 document).rows])
     return LoadedText("\n\n".join(blocks))
+
+
+def table_rows(rows: list[list[str]]) -> list[str]:
+    """A table as readable rows: 'Agency: Police | Outcome: ...' under a header row; cells merged across
+    columns (repeated by python-docx) said once; a table of one row as its cells."""
+    rows = [list(dict.fromkeys(cell for cell in row if cell)) for row in rows]
+    rows = [row for row in rows if row]
+    if len(rows) < 2 or len(rows[0]) < 2:
+        return [" | ".join(row) for row in rows]
+    header, *body = rows
+    return [" | ".join(f"{name}: {cell}" for name, cell in zip(header, row, strict=True)) if len(row) == len(header)
+            else " | ".join(row) for row in body]
 
 
 def _is_numbered(paragraph: object) -> bool:

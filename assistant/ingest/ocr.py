@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..params import OcrParams
-from ..text import LIST_MARKER, join_lines
+from ..text import LIST_MARKER, PAGE_FURNITURE, join_lines
 
 # How a caller shows progress over the pages being read (build.Progress fits): items, total, label.
 PageProgress = Callable[[Iterable[int], int, str], Iterable[int]]
 
 INSTALL_HINT = "install tesseract-ocr"
 _LETTER = re.compile(r"[^\W\d_]")
-_FURNITURE = re.compile(r"^\s*(page\s+)?\d{1,4}(\s+of\s+\d{1,4})?\s*$", re.IGNORECASE)
 # After the first word of a line, a "word" of punctuation alone (" ; ", " _ ", " | ") is a speck read as a
 # mark; dashes, slashes, ampersands and per cent signs standing alone are real.
 _SPECK = re.compile(r"(?<=\S) +(?:[^\w\s&/%–—-]|_)+(?=\s|$)")
@@ -111,7 +110,7 @@ def ocr_paragraphs(raw: str) -> str:
         current = ""
         for line in block.splitlines():
             stripped = _SPECK.sub("", " ".join(line.split()))
-            if not _LETTER.search(stripped) or _FURNITURE.match(stripped):
+            if not _LETTER.search(stripped) or PAGE_FURNITURE.match(stripped):
                 continue
             if current and LIST_MARKER.match(stripped):
                 out.append(current)

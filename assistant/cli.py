@@ -6,7 +6,8 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from .appdata import AppData, AuditEntry, audit_entries
 from .build import BuildOptions, BuildReport, build_index, scan_corpus, update_index
 from .config import Settings
 from .errors import AssistantError, BadRequest
+from .manifest import verify_files
 from .models import Answer, Citation
 from .service import Assistant
 
@@ -40,12 +42,33 @@ def settings_from(**flags: Any) -> Settings:
 
 
 def terminal_progress(items: Iterable[T], total: int, label: str) -> Iterable[T]:
-    """A progress bar on a terminal; silence in logs and pipes."""
-    if not sys.stderr.isatty() or total <= 1:
+    """A progress bar with an ETA on a terminal; in a log, a line with the ETA every minute or so."""
+    if total <= 1:
         return items
+    if not sys.stderr.isatty():
+        return logged_progress(items, total, label)
     from tqdm import tqdm
 
     return tqdm(items, total=total, desc=label, unit="step", leave=False, file=sys.stderr)
+
+
+def logged_progress(items: Iterable[T], total: int, label: str, every: float = 60.0,
+                    clock: Callable[[], float] = time.monotonic) -> Iterator[T]:
+    """Progress for a long build running under a service manager or nohup: one line per `every` seconds."""
+    started = last = clock()
+    for done, item in enumerate(items, start=1):
+        yield item
+        now = clock()
+        if now - last >= every and done < total:
+            last = now
+            eta = (now - started) / done * (total - done)
+            click.echo(f"{label}: {done:,} of {total:,} ({done / total:.0%}), about {format_duration(eta)} left",
+                       err=True)
+
+
+def format_duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{max(minutes, 1)} min"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,10 +170,17 @@ def index_remove(doc_ids: tuple[str, ...], **flags: Any) -> None:
 
 @index.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--verify", is_flag=True, help="Check every file's checksum (large files are checked by size "
+              "when a version is opened).")
 @location_options
-def index_status(as_json: bool, **flags: Any) -> None:
+def index_status(as_json: bool, verify: bool, **flags: Any) -> None:
     """Show the published index: version, build time, counts, model."""
-    status = Assistant(settings_from(**flags)).status()
+    assistant = Assistant(settings_from(**flags))
+    status = assistant.status()
+    if verify:
+        published = assistant.store.published(model=status["model"])
+        verify_files(published.directory, published.manifest, published.manifest.files)
+        status["verified"] = True
     if as_json:
         click.echo(json.dumps(status, indent=2))
         return

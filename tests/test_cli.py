@@ -112,3 +112,12 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
                             timeout=120)
     assert result.returncode == 3 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: no index has been built")
+
+
+def test_a_long_build_in_a_log_says_how_far_it_is_and_how_long_is_left(capsys) -> None:  # type: ignore[no-untyped-def]
+    from assistant.cli import logged_progress
+
+    ticks = iter(range(0, 10_000, 30))  # each step takes 30 s of this clock
+    assert list(logged_progress(range(10), 10, "Indexing", clock=lambda: float(next(ticks)))) == list(range(10))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and lines[0] == "Indexing: 2 of 10 (20%), about 4 min left"

@@ -173,3 +173,39 @@ def test_watcher_switches_to_new_versions_and_keeps_serving_through_a_broken_one
         assert built.status()["version"] == third and built.status()["serving_version"] == second
     finally:
         built.stop_watching()
+
+
+class DiesAfter(HashEmbedder):
+    """Encodes `calls` times, then dies like a build killed half way."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.left = calls
+
+    def encode(self, texts, *, batch_size: int = 32):  # type: ignore[no-untyped-def]
+        if self.left == 0:
+            raise KeyboardInterrupt("killed")
+        self.left -= 1
+        return super().encode(texts, batch_size=batch_size)
+
+
+def test_a_killed_build_restarted_embeds_only_what_it_had_not(settings) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from assistant.build import BuildOptions
+    from assistant.embedding_cache import CACHE_DIR
+
+    options = replace(BuildOptions.from_settings(settings), stream_documents=1)  # one review per batch
+    store = IndexStore(settings.index_dir, chunking=settings.chunking)
+    files = scan_corpus(settings.corpus_dir)
+    with pytest.raises(KeyboardInterrupt):  # the themes, then three reviews, then killed
+        build_index(files=files, store=store, embedder=DiesAfter(4), options=options)
+    assert store.current_version() is None
+    assert len(list((settings.index_dir / CACHE_DIR).glob("*.npz"))) == 3
+    again = HashEmbedder()
+    report = build_index(files=files, store=store, embedder=again, options=options)
+    assert report.documents == 5 and again.calls == 1 + 2  # the themes and the two reviews not yet embedded
+    assert 0 < report.embedded_chunks < report.chunks
+    assert not (settings.index_dir / CACHE_DIR).exists()  # emptied once the version is published
+    fresh = build_index(files=files, store=store, embedder=HashEmbedder(), options=options)
+    assert fresh.embedded_chunks == fresh.chunks  # a full build after a published one embeds everything

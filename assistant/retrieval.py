@@ -150,7 +150,7 @@ def search(
     weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
     # the dense ranking fused is the first `limit`; the wider list gives the sentence search its candidate
     # passages when the collection is too large to match every sentence (see OpenIndex.best_sentences)
-    wide = index.dense(vector, limit * params.sentences_per_candidate, allowed)
+    wide = index.dense(vector, max(limit, params.sentence_candidates), allowed)
     dense = wide[:limit]
     terms = {name: keyword_terms(text or "") for name, text in
              (("keyword", keyword_query or query), ("phrase", phrase_query), ("focus", focus_query))}

@@ -49,8 +49,9 @@ class ChunkingParams:
 class VectorParams:
     """Exact or approximate vector search, by collection size (measured with benchmarks/scale.py)."""
 
-    # Up to this many passages, passages are searched exactly; above, through an IVF index.
-    ann_min_passages: int = 100_000
+    # Up to this many passages, passages are searched exactly (about 1 ms per 10,000 on this 2-core machine);
+    # above, through an IVF index (about 10 ms at 500,000).
+    ann_min_passages: int = 50_000
     # IVF lists: this many per square root of the passage count (capped); a share of them is visited per
     # search. On 500,000 passages made of the benchmark collection's real sentence vectors, with its
     # questions: sqrt(N) lists and 36 % visited gave recall@50 0.981 against exact search (4 sqrt(N) lists
@@ -63,10 +64,10 @@ class VectorParams:
     # Training sample: this many vectors per list.
     ann_train_per_list: int = 40
     # Candidates taken from the IVF index per passage wanted, then scored exactly.
-    ann_oversample: int = 3
+    ann_oversample: int = 2
     # Up to this many sentences, the question is matched against every sentence; above, against the
     # sentences of the candidate passages (from the dense and keyword searches) only.
-    exact_sentence_limit: int = 400_000
+    exact_sentence_limit: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class RankingParams:
     # A word in at least this many passages is too common to score by keyword in a large collection (BM25
     # scores every passage holding it): it is left out, unless every word is, when the rarest words must all
     # appear together. No word of the benchmark collections is this common, so their figures are unchanged.
-    keyword_max_postings: int = 5000
+    keyword_max_postings: int = 2000
     # At most this many words (the rarest) go to the keyword search (the benchmark questions use up to 26).
     keyword_max_terms: int = 32
     keyword_fallback_terms: int = 3

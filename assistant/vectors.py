@@ -109,33 +109,37 @@ class VectorSet:
             found_scores.append(scores[positions])
         return _best(found_ids, found_scores, limit)
 
-    def vectors_of(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """The stored vectors of particular ids (missing or dead ids are left out)."""
-        wanted = np.asarray(sorted(set(ids)), dtype=np.int64)
-        out: dict[int, np.ndarray] = {}
+    def _located(self, ids: Sequence[int]) -> Iterable[tuple[_Part, np.ndarray]]:
+        """For each segment, the row positions of those of `ids` it holds alive."""
+        wanted = np.unique(np.asarray(ids, dtype=np.int64))
         for part in self.parts:
             if not wanted.size:
-                break
+                return
             positions = np.searchsorted(part.ids, wanted)
             inside = positions < len(part.ids)
             hit = np.zeros(len(wanted), dtype=bool)
             hit[inside] = part.ids[positions[inside]] == wanted[inside]
-            if part.live is not None:
-                hit[hit] = part.live[positions[hit]]
-            rows = np.asarray(part.vectors[np.sort(positions[hit])])
-            for identifier, row in zip(part.ids[np.sort(positions[hit])], rows, strict=True):
-                out[int(identifier)] = row
             wanted = wanted[~hit]
+            positions = positions[hit]
+            if part.live is not None:
+                positions = positions[part.live[positions]]
+            if positions.size:
+                yield part, positions
+
+    def vectors_of(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of particular ids (missing or dead ids are left out)."""
+        out: dict[int, np.ndarray] = {}
+        for part, positions in self._located(ids):
+            for identifier, row in zip(part.ids[positions].tolist(), np.asarray(part.vectors[positions]), strict=True):
+                out[identifier] = row
         return out
 
     def scores(self, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
-        """Cosine of the query to particular ids."""
-        found = self.vectors_of(ids)
-        if not found:
-            return {}
-        keys = list(found)
-        values = np.stack([found[key] for key in keys]) @ query
-        return {key: float(value) for key, value in zip(keys, values, strict=True)}
+        """Cosine of the query to particular ids (missing or dead ids are left out)."""
+        out: dict[int, float] = {}
+        for part, positions in self._located(ids):
+            out.update(zip(part.ids[positions].tolist(), (part.vectors[positions] @ query).tolist(), strict=True))
+        return out
 
     def live_batches(self, batch: int = 65536) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live vector, in batches (to build an ANN index without loading all)."""
@@ -234,7 +238,7 @@ def ann_search(index: Any, passages: VectorSet, query: np.ndarray, limit: int, p
     if selector is not None:
         search_params.sel = selector
     wanted = limit * params.ann_oversample
-    _, ids = index.search(query.reshape(1, -1).astype(np.float32), wanted, params=search_params)
+    _, ids = index.search(query.reshape(1, -1).astype(np.float32), min(wanted, index.ntotal), params=search_params)
     del keep_alive
     candidates = [int(i) for i in ids[0] if i >= 0]
     exact = passages.scores(query, candidates)

@@ -250,7 +250,7 @@ def _write_version(
             loaded = [found for doc_id, path in batch
                       if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress))]
             for embedded in embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, cache=cache,
-                                            report=report):
+                                            report=report, progress=progress):
                 writer.add(embedded)
                 written.add(embedded.document.doc_id)
         if previous is not None and not written and not leaving and not retag:
@@ -298,6 +298,7 @@ def embed_documents(
     batch_size: int,
     cache: EmbeddingCache | None = None,
     report: BuildReport | None = None,
+    progress: Progress = no_progress,
 ) -> list[EmbeddedDocument]:
     """Embed every sentence (and each distinct section title) once; tag each chunk with its themes.
 
@@ -313,7 +314,7 @@ def embed_documents(
     sections = sorted({chunk.section for i in fresh for chunk in loaded[i][1] if chunk.section})
     texts = [sentence_text(chunk.text, span) for i in fresh
              for chunk, chunk_spans in zip(loaded[i][1], spans[i], strict=True) for span in chunk_spans]
-    flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size)
+    flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size, progress=progress)
     section_vectors = dict(zip(sections, flat[len(texts):], strict=True))
     out: list[EmbeddedDocument] = []
     offset = 0
@@ -344,8 +345,10 @@ def embed_documents(
     return out
 
 
-def _encode_all(texts: list[str], embedder: Embedder, *, batch_size: int) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    return np.asarray(embedder.encode(texts, batch_size=batch_size), dtype=np.float32)
+def _encode_all(texts: list[str], embedder: Embedder, *, batch_size: int, progress: Progress) -> np.ndarray:
+    """Encode in groups, so that one long review (a 150-page report) shows its own progress."""
+    group = batch_size * 16
+    parts = [np.asarray(embedder.encode(texts[start:start + group], batch_size=batch_size), dtype=np.float32)
+             for start in progress(range(0, len(texts), group), -(-len(texts) // group), "Embedding")]
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 

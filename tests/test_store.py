@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from assistant.build import add_to_index, build_index, scan_corpus, sentence_text, update_index
+from assistant.config import Settings
 from assistant.errors import IndexBusy, IndexUnavailable
 from assistant.manifest import MANIFEST, SQLITE, segment_files
 from assistant.service import Assistant
 from assistant.store import IndexStore
 from assistant.text import sentence_spans
 
-from .helpers import FailingEmbedder, HashEmbedder
+from .helpers import SEED_CORPUS, FailingEmbedder, HashEmbedder
 
 
 def test_round_trip(built: Assistant) -> None:
@@ -209,3 +210,20 @@ def test_a_killed_build_restarted_embeds_only_what_it_had_not(settings) -> None:
     assert not (settings.index_dir / CACHE_DIR).exists()  # emptied once the version is published
     fresh = build_index(files=files, store=store, embedder=HashEmbedder(), options=options)
     assert fresh.embedded_chunks == fresh.chunks  # a full build after a published one embeds everything
+
+
+def test_one_long_review_shows_its_own_embedding_progress(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = "\n\n".join(path.read_text(encoding="utf-8") for path in sorted(SEED_CORPUS.glob("*.txt")))
+    (corpus / "long-overview-report.md").write_text("# A long overview report\n\n" + text * 2, encoding="utf-8")
+    seen: list[tuple[str, int]] = []
+
+    def record(items, total, label):  # type: ignore[no-untyped-def]
+        seen.append((label, total))
+        return items
+
+    store = IndexStore(tmp_path / "index", chunking=Settings().chunking)
+    build_index(files=scan_corpus(corpus), store=store, embedder=HashEmbedder(), progress=record)
+    assert ("Indexing", 1) in seen
+    assert any(label == "Embedding" and total > 1 for label, total in seen)

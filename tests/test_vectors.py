@@ -97,3 +97,21 @@ def test_a_large_collection_gets_an_ann_index_kept_up_to_date(ann_settings: Sett
     served = {i for i, _ in fresh.dense(query, 500)}
     assert not served & old_ids
     assert {row["id"] for row in fresh._rows("SELECT id FROM chunks")} <= served | set()
+
+
+def test_the_ann_search_keeps_to_the_passages_a_filter_allows(ann_settings: Settings) -> None:
+    from assistant.reader import ChunkFilter
+
+    embedder = HashEmbedder()
+    assistant = Assistant(ann_settings, embedder=embedder)
+    build_index(files=scan_corpus(ann_settings.corpus_dir), store=assistant.store, embedder=embedder,
+                options=BuildOptions.from_settings(ann_settings))
+    index = assistant.index()
+    assert index.ann is not None
+    query = embedder.encode(["information sharing between agencies"])[0]
+    luton = ChunkFilter("SELECT id FROM chunks WHERE doc_id = ?", ("2016-luton-child-f-scr-response",))
+    allowed = {row["id"] for row in index._rows(luton.sql, luton.parameters)}
+    found = index.dense(query, 20, luton)
+    assert found and {i for i, _ in found} <= allowed
+    hidden = ChunkFilter("SELECT id FROM chunks WHERE doc_id != ?", ("2016-luton-child-f-scr-response",))
+    assert not {i for i, _ in index.dense(query, 500, hidden)} & allowed

@@ -22,10 +22,12 @@ from .vectors import CHUNK_KIND, SENTENCE_KIND, VectorSet, ann_search, read_ann
 
 @dataclass(frozen=True)
 class ChunkFilter:
-    """A SELECT of the chunk ids a search may return, with its parameters."""
+    """A SELECT of the chunk ids a search may return (or, with `exclude`, of those it may not: a few hidden
+    reviews are cheaper to leave out than the rest of a national collection to list), with its parameters."""
 
     sql: str
     parameters: tuple[Any, ...] = ()
+    exclude: bool = False
 
 
 CHUNK_QUERY = ("SELECT c.*, d.title, d.area, d.partnership, d.year, d.published, d.review_type, d.access "
@@ -121,12 +123,15 @@ class OpenIndex:
               ) -> list[tuple[int, float]]:
         """Chunk ids by cosine similarity (vectors are unit length, so inner product)."""
         query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
-        ids = None if allowed is None else self._ids(allowed.sql, allowed.parameters)
-        if ids is not None and not ids.size:
-            return []
+        chosen: dict[str, np.ndarray] = {}
+        if allowed is not None:
+            ids = self._ids(allowed.sql, allowed.parameters)
+            if not ids.size and not allowed.exclude:
+                return []
+            chosen = {"excluded" if allowed.exclude else "allowed": ids}
         if self.ann is not None:
-            return ann_search(self.ann, self.passages, query, limit, self.vector_params, allowed=ids)
-        return self.passages.search(query, limit, allowed=ids)
+            return ann_search(self.ann, self.passages, query, limit, self.vector_params, **chosen)
+        return self.passages.search(query, limit, **chosen)
 
     def best_sentences(self, query_vector: np.ndarray, limit: int, allowed: ChunkFilter | None = None, *,
                        candidates: Sequence[int] = ()) -> tuple[list[tuple[int, float]], list[float]]:
@@ -143,7 +148,10 @@ class OpenIndex:
             found = self.sentences.search(query, limit)
         else:
             ids = self._ids(f"SELECT id FROM sentences WHERE chunk_id IN ({allowed.sql})", allowed.parameters)
-            found = self.sentences.search(query, limit, allowed=ids) if ids.size else []
+            if allowed.exclude:
+                found = self.sentences.search(query, limit, excluded=ids)
+            else:
+                found = self.sentences.search(query, limit, allowed=ids) if ids.size else []
         if not found:
             return [], []
         placeholders = ",".join("?" * len(found))
@@ -222,7 +230,8 @@ class OpenIndex:
         """
         if not match_expression:
             return []
-        where, parameters = ("", []) if allowed is None else (f" AND rowid IN ({allowed.sql})", allowed.parameters)
+        where, parameters = ("", []) if allowed is None else (
+            f" AND rowid {'NOT IN' if allowed.exclude else 'IN'} ({allowed.sql})", allowed.parameters)
         title, section, body = (float(weight) for weight in weights)
         rows = self._rows(
             f"SELECT rowid, bm25(chunks_fts, {title!r}, {section!r}, {body!r}) AS rank FROM chunks_fts "

@@ -52,8 +52,12 @@ class SearchFilters:
             if value is not None:
                 clauses.append(clause)
                 parameters.append(value)
+        marks = ",".join("?" * len(self.hidden))
+        if self.hidden and not clauses:  # only hidden reviews to leave out: list theirs, not everyone else's
+            return ChunkFilter(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", tuple(sorted(self.hidden)),
+                               exclude=True)
         if self.hidden:
-            clauses.append(f"d.doc_id NOT IN ({','.join('?' * len(self.hidden))})")
+            clauses.append(f"d.doc_id NOT IN ({marks})")
             parameters.extend(sorted(self.hidden))
         if not clauses:
             return None

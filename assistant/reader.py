@@ -110,6 +110,7 @@ class OpenIndex:
                                    dead[SENTENCE_KIND])
         self.ann = read_ann(directory / manifest.ann) if manifest.ann else None
         self._frequencies: dict[tuple[str, int], int] = {}  # (word, cap) -> passages holding it
+        self.chunk_count = manifest.chunk_count  # counted once: a published version never changes
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._pool.rows(sql, parameters)
@@ -196,7 +197,7 @@ class OpenIndex:
     def passage_count(self, hidden: frozenset[str] = frozenset()) -> int:
         """How many passages the reviews not `hidden` hold."""
         if not hidden:
-            return self.manifest.chunk_count
+            return self.chunk_count
         where, parameters = _excluding(hidden, "doc_id", "WHERE")
         return int(self._rows(f"SELECT count(*) FROM chunks {where}", parameters)[0][0])
 

@@ -102,23 +102,38 @@ def keyword_terms(text: str) -> list[str]:
     return list(dict.fromkeys(content_words(text)))
 
 
-def fts_pairs_expression(text: str, common: frozenset[str] = frozenset()) -> str:
+def fts_pairs_expression(text: str, common: frozenset[str] = frozenset(), *, strict: bool = False) -> str:
     """FTS5 NEAR groups for each pair of neighbouring content words, so that a passage using two of the
     question's words together ('house fire', 'lead professional') ranks above one using them apart.
-    Pairs of two `common` words are left out (see bounded_expression)."""
+    Pairs of two `common` words are left out (see bounded_expression); with `strict` (a national
+    collection), pairs with any common word."""
     terms = content_words(text)
+    skip = any if strict else all
     pairs = dict.fromkeys((left, right) for left, right in zip(terms, terms[1:], strict=False)
-                          if left != right and not (left in common and right in common))
+                          if left != right and not skip(term in common for term in (left, right)))
     return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in pairs)
 
 
-def bounded_expression(terms: Sequence[str], frequencies: Mapping[str, int], params: RankingParams) -> str:
+def bounded_expression(terms: Sequence[str], frequencies: Mapping[str, int], params: RankingParams,
+                       passages: int = 0) -> str:
     """An FTS5 expression whose cost does not grow with the collection or the glossary's expansion: any of
-    the rarest `keyword_max_terms` words that are not common; when all are common, the rarest few together."""
+    the rarest `keyword_max_terms` words that are not common (in a collection of more than
+    `keyword_budget_min_passages`, only as many as hold `keyword_max_rows` passages between them); when all
+    are common, the rarest few together (in such a collection, none)."""
     ranked = sorted(dict.fromkeys(terms), key=lambda term: frequencies.get(term, 0))
     rare = [term for term in ranked if frequencies.get(term, 0) < params.keyword_max_postings]
+    if passages > params.keyword_budget_min_passages:
+        rows, kept = 0, list[str]()
+        for term in rare:
+            rows += frequencies.get(term, 0)
+            if kept and rows > params.keyword_max_rows:
+                break
+            kept.append(term)
+        rare = kept
     if rare:
         return " OR ".join(f'"{term}"' for term in rare[:params.keyword_max_terms])
+    if passages > params.keyword_budget_min_passages:
+        return ""  # every word is in thousands of passages: no keyword signal worth its cost; meaning decides
     return " AND ".join(f'"{term}"' for term in ranked[:params.keyword_fallback_terms])
 
 
@@ -161,12 +176,14 @@ def search(
     frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
                                             cap=params.keyword_max_postings)
     common = frozenset(term for term, count in frequencies.items() if count >= params.keyword_max_postings)
-    keyword = index.keyword(bounded_expression(terms["keyword"], frequencies, params), limit, allowed,
+    passages = index.chunk_count
+    keyword = index.keyword(bounded_expression(terms["keyword"], frequencies, params, passages), limit, allowed,
                             weights=weights)
-    phrases = (index.keyword(fts_pairs_expression(phrase_query, common), limit, allowed, weights=weights)
-               if phrase_query else [])
-    focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params), limit, allowed, weights=weights)
-             if focus_query else [])
+    large = passages > params.keyword_budget_min_passages
+    phrases = (index.keyword(fts_pairs_expression(phrase_query, common, strict=large), limit, allowed,
+                             weights=weights) if phrase_query else [])
+    focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params, passages), limit, allowed,
+                           weights=weights) if focus_query else [])
     candidates = list(dict.fromkeys(chunk_id for ranking in (wide, keyword, phrases, focus)
                                     for chunk_id, _ in ranking))
     by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,

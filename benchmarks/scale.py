@@ -161,7 +161,10 @@ def main() -> None:
             seeds = sorted(SEEDS.glob("*.txt"))
             add_files(settings=settings, store=assistant.store, embedder=model, files=seeds)
         started = time.perf_counter()
-        review = long_review(root / "2026-child-l-overview-report.md")
+        stamp = time.strftime("%Y%m%d%H%M%S")  # a new review each run, so a kept index measures a real add
+        review = long_review(root / f"2026-child-l-overview-report-{stamp}.md")
+        review.write_text(review.read_text(encoding="utf-8") + f"\n\nAdded by the scale benchmark at {stamp}.\n",
+                          encoding="utf-8")
         added = add_files(settings=settings, store=assistant.store, embedder=model, files=[review])
         result["add_review_s"] = round(time.perf_counter() - started, 2)
         say(f"added a 40-page review ({added.embedded_chunks} passages) in {result['add_review_s']} s")

@@ -71,3 +71,14 @@ def test_glossary_expands_abbreviations_and_synonyms(built: Assistant) -> None:
     assert "early help" in glossary.expand("referred to EH").added
     assert "lack of engagement" in glossary.expand("the family won't engage").related
     assert glossary.expand("nothing to expand here").keyword_text == "nothing to expand here"
+
+
+def test_past_the_size_threshold_the_keyword_words_share_a_budget_of_passages() -> None:
+    params = replace(DEFAULT_RANKING, keyword_max_postings=2000, keyword_budget_min_passages=50_000,
+                     keyword_max_rows=1500)
+    counts = {"relocated": 900, "network": 700, "support": 1200, "family": 5000}
+    terms = ["family", "relocated", "support", "network"]
+    assert bounded_expression(terms, counts, params, passages=1_000) == '"network" OR "relocated" OR "support"'
+    assert bounded_expression(terms, counts, params, passages=500_000) == '"network"'  # 700 + 900 > 1,500
+    assert bounded_expression(["family"], counts, params, passages=1_000) == '"family"'
+    assert bounded_expression(["family"], counts, params, passages=500_000) == ""  # no keyword signal left

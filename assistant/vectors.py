@@ -73,7 +73,9 @@ class VectorSet:
         for segment in segments:
             vector_name, id_name = vector_files(segment, kind)
             try:
-                ids = np.fromfile(directory / id_name, dtype="<i8")
+                size = (directory / id_name).stat().st_size
+                ids = (np.memmap(directory / id_name, dtype="<i8", mode="r") if size  # shared, like the vectors
+                       else np.zeros(0, dtype=np.int64))
                 vectors = (np.memmap(directory / vector_name, dtype="<f4", mode="r") if ids.size
                            else np.zeros(0, dtype=np.float32))
             except (OSError, ValueError) as exc:

@@ -74,7 +74,6 @@ class OnnxEncoder:
         options.intra_op_num_threads = _THREADS["count"]
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        options.enable_cpu_mem_arena = False  # a question needs little; an arena per worker holds on to more
         self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
                                                     providers=["CPUExecutionProvider"])
         self.inputs = {item.name for item in self.session.get_inputs()}

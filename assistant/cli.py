@@ -265,7 +265,10 @@ def serve(**flags: Any) -> None:
     import uvicorn
 
     from .api import create_app
+    from .embedding import share_cores
     from .http import SERVER_OPTIONS
+    from .onnx_encoder import OnnxEncoder
+    from .prefork import serve_forked
 
     settings = settings_from(**flags)
     assistant = Assistant(settings)
@@ -275,6 +278,11 @@ def serve(**flags: Any) -> None:
     assistant.index()  # fail now, with one clear line, if the index cannot be used
     click.echo(f"Serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)", err=True)
     if settings.workers > 1:
+        share_cores(settings.workers)  # before the model is loaded: one runtime thread per worker on 2 cores
+        if isinstance(assistant.embedder, OnnxEncoder):  # loaded once here, shared by forked workers
+            assistant.index().close()  # each worker opens its own
+            serve_forked(settings, assistant.embedder)
+            return
         # Each worker process builds its own app from the environment: pass the flags on through it.
         os.environ.update({"ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
                            "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_MODEL": settings.model,

@@ -83,15 +83,20 @@ class Assistant:
             return cached
         with self._lock:
             if self._index is None or self._index.manifest.version != self.store.current_version():
-                self._index = self.store.open(model=self.model_name, vectors=self.settings.vectors)
+                self._index = self._open()
             return self._index
+
+    def _open(self) -> OpenIndex:
+        # the cores are shared between the workers, and so is the work: fewer SQLite connections each
+        connections = max(2, 8 // max(self.settings.workers, 1))
+        return self.store.open(model=self.model_name, vectors=self.settings.vectors, connections=connections)
 
     def refresh(self) -> bool:
         """Open the newest published version if it is not the one in use; True when it switched."""
         current = self.store.current_version()
         if current is None or (self._index is not None and self._index.manifest.version == current):
             return False
-        fresh = self.store.open(model=self.model_name, vectors=self.settings.vectors)
+        fresh = self._open()
         with self._lock:
             self._index = fresh  # requests holding the old one finish with it; nothing is closed under them
         return True

@@ -58,10 +58,10 @@ class IndexStore:
         except (ValueError, TypeError, KeyError) as exc:
             raise IndexUnavailable(f"index manifest {path} is damaged ({exc}); rebuild the index") from None
 
-    def open(self, *, model: str, vectors: VectorParams = DEFAULT_VECTORS) -> OpenIndex:
+    def open(self, *, model: str, vectors: VectorParams = DEFAULT_VECTORS, connections: int = 8) -> OpenIndex:
         """Open the published index for reading; refuse one built with another model or chunking."""
         published = self.published(model=model)
-        return OpenIndex(published.directory, published.manifest, vectors=vectors)
+        return OpenIndex(published.directory, published.manifest, vectors=vectors, connections=connections)
 
     def published(self, *, model: str) -> Published:
         """The published version's folder and manifest, checked against the configured model."""

@@ -204,7 +204,7 @@ def search(
             if chunk_id in stored and stored[chunk_id].chunk.doc_id in named_reviews:
                 fused[chunk_id] *= params.named_review_boost
         ordered.sort(key=lambda chunk_id: fused[chunk_id], reverse=True)
-    hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored], k,
+    hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored and i in cosine], k,
                      params.same_document_decay)
     sentence_scores = index.sentence_scores(vector, [hit.stored.id for hit in hits])
     for hit in hits:

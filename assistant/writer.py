@@ -122,8 +122,15 @@ class IndexWriter:
                     self.manifest.sizes[name] = base.manifest.sizes[name]
             self.manifest.segments = list(base.manifest.segments)
             self.manifest.documents = dict(base.manifest.documents)
-        self.next_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
-        self.next_sentence_id = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM sentences").fetchone()[0])
+        # Ids are never handed out twice: a removed passage's vector stays in its segment (listed as dead), so
+        # a new passage taking its id would be taken for dead too.
+        self.next_id = self._next_id("chunks", CHUNK_KIND)
+        self.next_sentence_id = self._next_id("sentences", SENTENCE_KIND)
+
+    def _next_id(self, table: str, kind: str) -> int:
+        live = self.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+        dead = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM dead_vectors WHERE kind = ?", (kind,)).fetchone()[0]
+        return int(max(live, dead)) + 1
 
     def add(self, embedded: EmbeddedDocument) -> None:
         document, chunks, vectors, themes = embedded.document, embedded.chunks, embedded.vectors, embedded.themes

@@ -227,3 +227,24 @@ def test_one_long_review_shows_its_own_embedding_progress(tmp_path: Path) -> Non
     build_index(files=scan_corpus(corpus), store=store, embedder=HashEmbedder(), progress=record)
     assert ("Indexing", 1) in seen
     assert any(label == "Embedding" and total > 1 for label, total in seen)
+
+
+def test_ids_of_removed_passages_are_never_given_to_new_ones(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    """The review holding the highest ids is removed, then another added: the new passages must not take those
+    ids, which are listed as dead (their vectors stay in the old segment)."""
+    from assistant.build import remove_from_index
+
+    index = built.index()
+    last = index._rows("SELECT doc_id FROM chunks ORDER BY id DESC LIMIT 1")[0]["doc_id"]
+    highest = index._rows("SELECT MAX(id) AS top FROM chunks")[0]["top"]
+    remove_from_index(doc_ids=frozenset({last}), store=built.store, embedder=HashEmbedder())
+    (settings.corpus_dir / "new-review.md").write_text(
+        "# A new review\n\nPractitioners should ask where the baby sleeps at every visit, and record it.\n")
+    add_to_index(files=[settings.corpus_dir / "new-review.md"], store=built.store, embedder=HashEmbedder())
+    fresh = built.index()
+    new_ids = [row["id"] for row in fresh._rows("SELECT id FROM chunks WHERE doc_id = 'new-review'")]
+    assert new_ids and min(new_ids) > highest
+    every = [row["id"] for row in fresh._rows("SELECT id FROM chunks")]
+    assert sorted(fresh.passages.scores(np.ones(256, dtype=np.float32), every)) == sorted(every)
+    assert fresh.passages.count == fresh.manifest.chunk_count
+    assert built.search("where does the baby sleep at every visit")[0].doc_id == "new-review"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 RESTRICTED = "restricted"
@@ -85,7 +85,3 @@ def groups_from_header(value: str | None) -> frozenset[str]:
     """'lscp-board, review-panel' -> {'lscp-board', 'review-panel'}."""
     return frozenset(part.strip() for part in (value or "").split(",") if part.strip())
 
-
-def visible(rows: Iterable[dict[str, object]], hidden: frozenset[str]) -> list[dict[str, object]]:
-    """Rows (with a doc_id) of the reviews not hidden."""
-    return [row for row in rows if row["doc_id"] not in hidden]

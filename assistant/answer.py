@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +11,16 @@ from .errors import BadRequest
 from .models import Answer, Citation
 from .params import DEFAULT_ANSWER, AnswerParams
 from .retrieval import Hit, keyword_terms
-from .text import ends_sentence, sentence_spans, stem, strip_list_marker, strip_paragraph_number, word_count, words
+from .text import (
+    ends_sentence,
+    sentence_spans,
+    stem,
+    strip_list_marker,
+    strip_paragraph_number,
+    visible_text,
+    word_count,
+    words,
+)
 
 MIN_QUOTE_WORDS = 5
 LEANS_ON_BEFORE = re.compile(r"^(?:This|These|That|Those|It|They|Such|However|But|As a result|Therefore|"
@@ -39,9 +47,7 @@ def validate_question(question: object, *, max_chars: int) -> str:
     """The question with invisible characters removed and spaces collapsed; refused when nothing is left."""
     if not isinstance(question, str):
         raise BadRequest("the question must be text")
-    visible = "".join(char for char in question if unicodedata.category(char) not in ("Cf", "Cc", "Cs")
-                      or char in "\n\t")
-    cleaned = " ".join(visible.split())
+    cleaned = visible_text(question)
     if not any(char.isalnum() for char in cleaned):
         raise BadRequest("the question is empty; type a question about safeguarding practice")
     if len(cleaned) > max_chars:

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from .text import visible_text
+
 WARNING = ("This assistant answers from published reviews; please don't enter details that identify a child "
            "or family. Remove them and ask again.")
 
@@ -79,13 +81,10 @@ class Found:
     end: int
 
 
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
-
-
 def normalise(text: str) -> str:
     """The text as it is checked and stored: compatibility forms folded (full-width digits are digits),
     invisible characters removed, runs of spaces made one."""
-    return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).split())
+    return visible_text(unicodedata.normalize("NFKC", text))
 
 
 def find_personal_data(text: str) -> list[Found]:

@@ -4,6 +4,7 @@ words and slugs. One pattern for each, so every layer agrees on what a sentence 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "no", "pp", "vs", "cf", "st", "approx", "para"}
 _SENTENCE_BREAK = re.compile(r"([.!?][\"”’)]?)\s+(?=[\"“‘(]?[A-Z0-9])")
@@ -125,6 +126,13 @@ def slug(text: str, *, max_chars: int = 200, default: str = "document") -> str:
 def describe_size(size: int) -> str:
     """'50 MB', '64 KB': a size as a person reads it."""
     return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def visible_text(text: str) -> str:
+    """The text without invisible and control characters (zero-width spaces, soft hyphens, bidi marks),
+    its runs of spaces and line breaks made one space."""
+    kept = "".join(char for char in text if unicodedata.category(char) not in ("Cf", "Cc", "Cs") or char in "\n\t")
+    return " ".join(kept.split())
 
 
 def is_valid_unicode(text: str) -> bool:

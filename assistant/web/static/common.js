@@ -104,7 +104,7 @@
     if (!raw) return "";
     var rules = JSON.parse(raw);
     // as the server does: compatibility forms folded, invisible characters dropped, spaces collapsed
-    var normalised = text.normalize("NFKC").replace(/[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]/g, "")
+    var normalised = text.normalize("NFKC").replace(/(?![\n\t])[\p{Cc}\p{Cf}\p{Cs}]/gu, "")
       .replace(/\s+/g, " ").trim();
     var kinds = identifyingKinds(rules, normalised);
     return kinds.length ? rules.warning + " (It looks like it holds: " + kinds.join(", ") + ".)" : "";

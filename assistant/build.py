@@ -26,7 +26,7 @@ from .models import Chunk, Document
 from .params import DEFAULT_CHUNKING, DEFAULT_OCR, DEFAULT_VECTORS, ChunkingParams, OcrParams, VectorParams
 from .reader import OpenIndex
 from .store import IndexStore
-from .text import sentence_spans, strip_list_marker
+from .text import sentence_spans, strip_paragraph_number
 from .themes import ThemeTagger, load_themes, themes_hash
 from .writer import EmbeddedDocument, IndexWriter
 
@@ -286,8 +286,9 @@ def _open_previous(store: IndexStore, model: str, *, required: bool) -> Publishe
 
 
 def sentence_text(chunk_text: str, span: tuple[int, int]) -> str:
-    """A sentence as embedded and quoted: without a list marker in front."""
-    return strip_list_marker(chunk_text[span[0]:span[1]])
+    """A sentence as embedded: without the paragraph number or list marker in front ("5.12", "(a)"), which
+    say where it is, not what it says."""
+    return strip_paragraph_number(chunk_text[span[0]:span[1]])
 
 
 def embed_documents(

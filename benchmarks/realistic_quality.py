@@ -25,7 +25,7 @@ from common import ROOT, fresh_assistant, load_questions, rank_of
 
 from assistant.answer import Turn
 from assistant.ingest.loaders import load_file
-from tests.realistic import render_pdf, review_title
+from tests.realistic import FOOTNOTES, TABLE_HEADER, TABLE_ROWS, render_pdf, review_title
 
 CORPUS = ROOT / "corpus"
 COLLECTION = Path(__file__).resolve().parent / "collection"
@@ -38,6 +38,19 @@ def pdf_corpus(folder: Path, *, extras: bool = True) -> Path:
     for source in sorted(CORPUS.glob("*.txt")):
         render_pdf(source.read_text(encoding="utf-8"), folder / f"{source.stem}.pdf", title=review_title(source),
                    extras=extras)
+        shutil.copy(source.with_name(source.stem + ".meta.toml"), folder)
+    return folder
+
+
+def text_corpus_with_extras(folder: Path) -> Path:
+    """The text versions with the PDFs' added table (as the loader reads it: 'Header: cell' rows) and
+    footnotes in them too: the fair baseline for PDF+, whose extra passages compete for every question."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [" | ".join(f"{name}: {cell}" for name, cell in zip(TABLE_HEADER, row, strict=True)) for row in TABLE_ROWS]
+    notes = [f"Footnote {n}: {note}" for n, note in enumerate(FOOTNOTES, start=1)]
+    for source in sorted(CORPUS.glob("*.txt")):
+        extra = "\n\n## Agency involvement\n\n" + "\n\n".join(rows) + "\n\n" + "\n\n".join(notes)
+        (folder / source.name).write_text(source.read_text(encoding="utf-8") + extra, encoding="utf-8")
         shutil.copy(source.with_name(source.stem + ".meta.toml"), folder)
     return folder
 
@@ -62,12 +75,14 @@ def compare() -> None:
         text = recall(CORPUS, root / "text-index")
         laid_out = recall(pdf_corpus(root / "pdf", extras=False), root / "pdf-index")
         extras = recall(pdf_corpus(root / "pdf-extras"), root / "pdf-extras-index")
+        text_extras = recall(text_corpus_with_extras(root / "text-extras"), root / "text-extras-index")
     print("PDF: the review's own words laid out (title, contents, header/footer, numbers, two columns);")
-    print("PDF+: also the fictional agency table and two footnotes added to every review (extra distractors)\n")
-    print(f"{'':10} {'text':>7} {'PDF':>7} {'diff':>7} {'PDF+':>7} {'diff':>7}")
+    print("PDF+: also the fictional agency table and two footnotes added to every review (extra distractors);")
+    print("text+: the text versions with the same table rows and footnotes, PDF+'s fair baseline\n")
+    print(f"{'':10} {'text':>7} {'PDF':>7} {'diff':>7} {'text+':>7} {'PDF+':>7} {'diff':>7}")
     for name in text:
         print(f"{name:10} {text[name]:>7.3f} {laid_out[name]:>7.3f} {laid_out[name] - text[name]:>+7.3f} "
-              f"{extras[name]:>7.3f} {extras[name] - text[name]:>+7.3f}")
+              f"{text_extras[name]:>7.3f} {extras[name]:>7.3f} {extras[name] - text_extras[name]:>+7.3f}")
 
 
 def long_pdf(path: Path, pages: int) -> int:

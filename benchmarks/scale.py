@@ -31,7 +31,7 @@ import numpy as np
 from add_cost import long_review
 from ann_recall import recall, synthetic_passages
 from collection import collection_assistant, collection_cases, seed_cases
-from common import ROOT, load_questions
+from common import ROOT, child_pids, load_questions
 from generate import generate
 from speed import percentile
 
@@ -90,16 +90,7 @@ def memory_of(pid: int) -> tuple[float, float]:
 
 
 def descendants(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found += [int(entry.name), *descendants(int(entry.name))]
-    return found
+    return [found for child in child_pids(pid) for found in (child, *descendants(child))]
 
 
 def serving_memory(settings: Settings, workers: int, questions: list[str]) -> tuple[float, float]:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import ROOT
+from common import ROOT, child_pids
 from load import run_clients, running_server
 
 TOKEN = "soak-admin-token"
@@ -26,10 +26,9 @@ REVIEW = ("# Learning review: Baby S (soak test, fictional)\n\n## Finding 1: Saf
 
 
 def worker_pids(server_pid: int) -> list[int]:
-    """uvicorn's worker processes: the server's children, without multiprocessing's resource tracker."""
-    children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
-    pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
-    return [pid for pid in pids if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    """The server's worker processes: its children, without multiprocessing's resource tracker."""
+    return [pid for pid in child_pids(server_pid)
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def resident_mb(pid: int) -> float:

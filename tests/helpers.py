@@ -26,6 +26,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (a server's workers), from /proc."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def wait_until_healthy(base: str, process: subprocess.Popen[bytes] | subprocess.Popen[str],
                        seconds: float = 120) -> None:
     """Poll /api/health until it answers 200; fail if the server process dies or time runs out."""

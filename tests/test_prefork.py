@@ -14,20 +14,11 @@ import pytest
 
 from assistant.config import Settings
 
-from .helpers import ROOT, free_port, wait_until_healthy
+from .helpers import ROOT, child_pids, free_port, wait_until_healthy
 
 
 def children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
+    return set(child_pids(pid))
 
 
 def test_forked_workers_answer_and_a_dead_one_is_replaced(real_index: Settings, tmp_path: Path) -> None:

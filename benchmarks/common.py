@@ -13,10 +13,10 @@ sys.path.insert(0, str(ROOT))
 from assistant.build import build_index, scan_corpus  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
-from tests.helpers import HashEmbedder, free_port, wait_until_healthy  # noqa: E402
+from tests.helpers import HashEmbedder, child_pids, free_port, wait_until_healthy  # noqa: E402
 
-__all__ = ["HashEmbedder", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions", "normalise",
-           "rank_of"]
+__all__ = ["HashEmbedder", "child_pids", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions",
+           "normalise", "rank_of"]
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from .build import BuildOptions, BuildReport, Progress, add_to_index, no_progress, remove_from_index, scan_corpus
+from .build import BuildOptions, BuildReport, add_to_index, remove_from_index, scan_corpus
 from .config import Settings
 from .embedding import Embedder
 from .errors import BadRequest, DocumentUnreadable, IndexBusy, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .ingest import SUPPORTED_SUFFIXES, doc_id_for, load_document
 from .ingest.loaders import check_zip_bomb, sniff_format
 from .ingest.metadata import sidecar_path
+from .progress import Progress, no_progress
 from .store import IndexStore
 from .text import describe_size, slug
 

@@ -8,10 +8,9 @@ the size of the index.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
@@ -24,18 +23,12 @@ from .ingest.documents import content_hash
 from .manifest import Published
 from .models import Chunk, Document
 from .params import DEFAULT_CHUNKING, DEFAULT_OCR, DEFAULT_VECTORS, ChunkingParams, OcrParams, VectorParams
+from .progress import Progress, T, no_progress
 from .reader import OpenIndex
 from .store import IndexStore
 from .text import sentence_spans, strip_paragraph_number
 from .themes import ThemeTagger, load_themes, themes_hash
 from .writer import EmbeddedDocument, IndexWriter
-
-T = TypeVar("T")
-Progress = Callable[[Iterable[T], int, str], Iterable[T]]
-
-
-def no_progress(items: Iterable[T], total: int, label: str) -> Iterable[T]:
-    return items
 
 
 @dataclass

@@ -23,6 +23,8 @@ from .params import (
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # templates, static files and data ship inside the package
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+ENCODERS = ("auto", "torch", "onnx", "onnx-int8")  # how the model runs; see embedding.load_embedder
+DEVICES = ("auto", "cpu", "cuda")
 DATA_DIR = PACKAGE_DIR / "data"
 DEFAULT_THEMES = DATA_DIR / "themes.json"
 
@@ -113,8 +115,8 @@ class Settings:
             "corpus_dir": Path(_env("CORPUS_DIR", str(home() / base.corpus_dir))),
             "index_dir": Path(_env("INDEX_DIR", str(home() / base.index_dir))),
             "model": _env("MODEL", base.model),
-            "encoder": _choice("ENCODER", base.encoder, ("auto", "torch", "onnx", "onnx-int8")),
-            "device": _choice("DEVICE", base.device, ("auto", "cpu", "cuda")),
+            "encoder": _choice("ENCODER", base.encoder, ENCODERS),
+            "device": _choice("DEVICE", base.device, DEVICES),
             "host": _env("HOST", base.host),
             "port": _number("PORT", base.port, int),
             "workers": _number("WORKERS", base.workers, int),

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import BUNDLED_MODEL
+from .config import BUNDLED_MODEL, DEVICES, ENCODERS
 from .errors import ModelUnavailable
 
 log = logging.getLogger("assistant.embedding")
@@ -97,9 +97,7 @@ def local_model_folder(spec: str) -> Path | None:
     return None
 
 
-ENCODERS = ("auto", "torch", "onnx", "onnx-int8")
 _SHARED_THREADS = {"count": 0}  # set by share_cores: threads per encoding when several workers share the cores
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def default_model_cache() -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 import uuid
@@ -23,8 +22,6 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelUnavailable
-
-log = logging.getLogger("assistant.embedding")
 
 MIN_AGREEMENT = 0.99
 EXPORT_VERSION = "1"  # bump when the export below changes

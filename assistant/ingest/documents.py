@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ..models import Document
 from ..params import DEFAULT_LAYOUT, DEFAULT_OCR, OcrParams, PdfLayoutParams
+from ..progress import Progress, no_progress
 from ..text import slug
 from .loaders import EXPECTED_FORMATS, load_file
 from .metadata import merged_metadata, sidecar_path
-from .ocr import PageProgress, no_page_progress
 
 SUPPORTED_SUFFIXES = frozenset(EXPECTED_FORMATS)
 
@@ -30,7 +30,7 @@ def content_hash(path: Path) -> str:
 
 
 def load_document(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
-                  progress: PageProgress = no_page_progress) -> Document:
+                  progress: Progress = no_progress) -> Document:
     """Read a review file; raises DocumentUnreadable (with the file name and reason) when it cannot.
 
     Scanned PDF pages are read by OCR, with `progress` wrapped around them (one step per page)."""

@@ -16,13 +16,12 @@ from typing import Any
 
 from ..errors import DocumentUnreadable
 from ..params import DEFAULT_LAYOUT, DEFAULT_OCR, OcrParams, PdfLayoutParams
+from ..progress import Progress, no_progress
 from .ocr import (
     INSTALL_HINT,
     OcrFailed,
-    PageProgress,
     find_tesseract,
     is_scanned,
-    no_page_progress,
     ocr_page,
     ocr_paragraphs,
     page_ranges,
@@ -79,7 +78,7 @@ EXPECTED_FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "ht
 
 
 def load_file(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
-              progress: PageProgress = no_page_progress) -> LoadedText:
+              progress: Progress = no_progress) -> LoadedText:
     """Load any supported file; raise DocumentUnreadable with the reason when it cannot be read."""
     try:
         data = path.read_bytes()
@@ -124,7 +123,7 @@ def load_text(data: bytes, name: str) -> LoadedText:
 # --- PDF -------------------------------------------------------------------------------------
 
 def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrParams = DEFAULT_OCR,
-             progress: PageProgress = no_page_progress) -> LoadedText:
+             progress: Progress = no_progress) -> LoadedText:
     """Read a PDF page by page: the text layer where there is one (headers, footers and contents pages left
     out, see pdf_layout.py), Tesseract for scanned pages."""
     import pypdfium2 as pdfium
@@ -185,7 +184,7 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
 
 
 def _read_scanned(pdf: Any, scanned: list[int], name: str, ocr: OcrParams,
-                  progress: PageProgress) -> tuple[dict[int, str], list[str]]:
+                  progress: Progress) -> tuple[dict[int, str], list[str]]:
     """Read the scanned pages with Tesseract: their paragraphs (0-based page -> text) and what went wrong."""
     executable = find_tesseract(ocr)
     if executable is None:

@@ -12,14 +12,10 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..params import OcrParams
 from ..text import LIST_MARKER, PAGE_FURNITURE, join_lines
-
-# How a caller shows progress over the pages being read (build.Progress fits): items, total, label.
-PageProgress = Callable[[Iterable[int], int, str], Iterable[int]]
 
 INSTALL_HINT = "install tesseract-ocr"
 _LETTER = re.compile(r"[^\W\d_]")
@@ -30,10 +26,6 @@ _SPECK = re.compile(r"(?<=\S) +(?:[^\w\s&/%–—-]|_)+(?=\s|$)")
 
 class OcrFailed(Exception):
     """One page could not be read by OCR; the message says why (in words for the administrator)."""
-
-
-def no_page_progress(items: Iterable[int], total: int, label: str) -> Iterable[int]:
-    return items
 
 
 def find_tesseract(params: OcrParams) -> str | None:

@@ -7,8 +7,11 @@ the size of the index.
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +25,15 @@ from .ingest import SUPPORTED_SUFFIXES, chunk_document, doc_id_for, load_documen
 from .ingest.documents import content_hash
 from .manifest import Published
 from .models import Chunk, Document
-from .params import DEFAULT_CHUNKING, DEFAULT_OCR, DEFAULT_VECTORS, ChunkingParams, OcrParams, VectorParams
+from .params import (
+    DEFAULT_CHUNKING,
+    DEFAULT_OCR,
+    DEFAULT_VECTORS,
+    ChunkingParams,
+    OcrParams,
+    VectorParams,
+    chunking_fingerprint,
+)
 from .progress import Progress, T, no_progress
 from .reader import OpenIndex
 from .store import IndexStore
@@ -203,6 +214,14 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+def _discard(opening: Future[IndexWriter], staging: Path) -> None:
+    """Throw away a writer still being opened (or its staging folder, if opening failed)."""
+    try:
+        opening.result().abort()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _write_version(
     store: IndexStore,
     embedder: Embedder,
@@ -223,12 +242,30 @@ def _write_version(
     started again embeds only what it had not. Returns the ids written and the version published (the
     previous one when nothing changed after all).
     """
-    staging = store.new_staging()
-    writer = IndexWriter(staging, model=embedder.name, dimension=embedder.dimension, chunking=options.chunking,
-                         vectors=options.vectors, base=previous)
-    writer.manifest.themes_hash = themes_version
-    cache = EmbeddingCache(store.root, embedder.name, writer.manifest.chunking_version)
+    cache = EmbeddingCache(store.root, embedder.name, chunking_fingerprint(options.chunking))
     tagger = ThemeTagger(load_themes(options.themes_path), embedder)
+    seen = {previous.manifest.documents[d].content_hash: d for d in keep} if previous else {}
+
+    def embedded(batch: list[tuple[str, Path]]) -> list[EmbeddedDocument]:
+        loaded = [found for doc_id, path in batch
+                  if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress))]
+        return embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, cache=cache,
+                               report=report, progress=progress)
+
+    batches = _batches(progress(to_load, len(to_load), "Indexing"), options.stream_documents)
+    staging = store.new_staging()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # A change starts from a copy of the published SQLite file, seconds at national size: the first
+        # documents are read and embedded meanwhile.
+        opening = pool.submit(IndexWriter, staging, model=embedder.name, dimension=embedder.dimension,
+                              chunking=options.chunking, vectors=options.vectors, base=previous)
+        try:
+            first = embedded(next(batches, []))
+            writer = opening.result()
+        except BaseException:
+            _discard(opening, staging)
+            raise
+    writer.manifest.themes_hash = themes_version
     written: set[str] = set()
     try:
         leaving = [doc_id for doc_id in writer.manifest.documents if doc_id not in keep]
@@ -238,14 +275,10 @@ def _write_version(
             old = OpenIndex(previous.directory, previous.manifest)
             writer.retag(tagger.tag, old.passages)
             old.close()
-        seen = {previous.manifest.documents[d].content_hash: d for d in keep} if previous else {}
-        for batch in _batches(progress(to_load, len(to_load), "Indexing"), options.stream_documents):
-            loaded = [found for doc_id, path in batch
-                      if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress))]
-            for embedded in embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, cache=cache,
-                                            report=report, progress=progress):
-                writer.add(embedded)
-                written.add(embedded.document.doc_id)
+        for documents in itertools.chain([first], map(embedded, batches)):
+            for document in documents:
+                writer.add(document)
+                written.add(document.document.doc_id)
         if previous is not None and not written and not leaving and not retag:
             writer.abort()
             return written, previous.manifest.version

@@ -176,12 +176,15 @@ def _onnx_embedder(spec: str, model_dir: Path, *, quantised: bool, cache_dir: Pa
 
 
 def share_cores(workers: int) -> None:
-    """Give each of `workers` processes its share of the cores for encoding (at least one thread): several
-    workers each running one thread per core only fight over the cores."""
+    """Give each of `workers` processes its share of the cores for encoding and vector search (at least one
+    thread): several workers each running one thread per core only fight over the cores."""
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    import faiss
+
     from .onnx_encoder import set_threads
 
     _SHARED_THREADS["count"] = threads
     set_threads(threads)
+    faiss.omp_set_num_threads(threads)  # the ANN search's threads, likewise
     if "torch" in sys.modules:  # never imported just for this: an ONNX worker has no need of PyTorch
         sys.modules["torch"].set_num_threads(threads)

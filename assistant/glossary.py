@@ -47,19 +47,30 @@ class Glossary:
         """The abbreviations as lower-case single words (as keyword_terms gives them)."""
         return frozenset(key.lower() for key in self.abbreviations if key.isalnum())
 
+    @functools.cached_property
+    def _abbreviation_patterns(self) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+        """Each abbreviation as a whole word (upper case always; any case unless listed case-sensitive)."""
+        return tuple((re.compile(rf"(?<![\w&]){re.escape(abbreviation)}(?![\w&])",
+                                 0 if abbreviation in self.case_sensitive else re.IGNORECASE), spelled_out)
+                     for abbreviation, spelled_out in self.abbreviations.items())
+
+    @functools.cached_property
+    def _synonym_patterns(self) -> tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]:
+        """Each synonym group's phrases with their whole-phrase patterns (compiled once, not per question)."""
+        return tuple(tuple((phrase, _phrase_pattern(phrase)) for phrase in group) for group in self.synonyms)
+
     def expand(self, question: str) -> Expansion:
         meanings: list[str] = []
         related: list[str] = []
         lowered = expand_contractions(question.lower())
-        for abbreviation, spelled_out in self.abbreviations.items():
-            flags = 0 if abbreviation in self.case_sensitive else re.IGNORECASE
-            if re.search(rf"(?<![\w&]){re.escape(abbreviation)}(?![\w&])", question, flags):
+        for pattern, spelled_out in self._abbreviation_patterns:
+            if pattern.search(question):
                 meanings += [m for m in spelled_out if m.lower() not in lowered]
         # synonyms of what the abbreviations stand for count too: WNB -> was not brought -> did not attend
         spelled = " | ".join([lowered, *meanings]).lower()
-        for group in self.synonyms:
-            if any(_contains_phrase(spelled, phrase) for phrase in group):
-                related += [phrase for phrase in group if not _contains_phrase(spelled, phrase)]
+        for group in self._synonym_patterns:
+            if any(pattern.search(spelled) for _, pattern in group):
+                related += [phrase for phrase, pattern in group if not pattern.search(spelled)]
         return Expansion(question, tuple(dict.fromkeys(meanings)), tuple(dict.fromkeys(related)))
 
 
@@ -75,8 +86,8 @@ def expand_contractions(text: str) -> str:
     return text
 
 
-def _contains_phrase(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(expand_contractions(phrase.lower()))}(?!\w)", text) is not None
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(expand_contractions(phrase.lower()))}(?!\w)")
 
 
 @functools.lru_cache(maxsize=4)

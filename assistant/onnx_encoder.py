@@ -71,6 +71,8 @@ class OnnxEncoder:
         options.intra_op_num_threads = _THREADS["count"]
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Threads that spin-wait after a run keep a core busy while the searches that follow need it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
                                                     providers=["CPUExecutionProvider"])
         self.inputs = {item.name for item in self.session.get_inputs()}

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .embedding import Embedder
 from .errors import BadRequest
 from .models import Chunk
@@ -143,6 +145,59 @@ def check_k(k: int, max_k: int = 50) -> int:
     return k
 
 
+@dataclass
+class Candidates:
+    """What the separate searches found for a question, before fusion: each ranking best first."""
+
+    vector: np.ndarray  # the embedded query
+    rankings: dict[str, list[tuple[int, float]]]  # "dense", "keyword", "phrase", "focus", "sentence"
+    nearest_sentences: list[float]  # cosines of the sentences nearest the query across the (filtered) collection
+    limit: int  # how many passages each ranking holds at most
+
+
+def gather(*, index: OpenIndex, embedder: Embedder, query: str, keyword_query: str | None = None,
+           phrase_query: str | None = None, focus_query: str | None = None, k: int = 5,
+           allowed: ChunkFilter | None = None, params: RankingParams = DEFAULT_RANKING) -> Candidates:
+    """Run the dense, keyword, phrase, follow-up focus and sentence searches (see `search`)."""
+    vector = embedder.encode([query])[0]
+    limit = max(params.candidates, k * params.candidates_per_k)
+    weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
+    # the dense ranking fused is the first `limit`; the wider list gives the sentence search its candidate
+    # passages when the collection is too large to match every sentence (see OpenIndex.best_sentences)
+    wide = index.dense(vector, max(limit, params.sentence_candidates), allowed)
+    terms = {name: keyword_terms(text or "") for name, text in
+             (("keyword", keyword_query or query), ("phrase", phrase_query), ("focus", focus_query))}
+    frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
+                                            cap=params.keyword_max_postings)
+    common = frozenset(term for term, count in frequencies.items() if count >= params.keyword_max_postings)
+    passages = index.chunk_count
+    keyword = index.keyword(bounded_expression(terms["keyword"], frequencies, params, passages), limit, allowed,
+                            weights=weights)
+    large = passages > params.keyword_budget_min_passages
+    phrases = (index.keyword(fts_pairs_expression(phrase_query, common, strict=large), limit, allowed,
+                             weights=weights) if phrase_query else [])
+    focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params, passages), limit, allowed,
+                           weights=weights) if focus_query else [])
+    candidates = list(dict.fromkeys(chunk_id for ranking in (wide, keyword, phrases, focus)
+                                    for chunk_id, _ in ranking))
+    by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,
+                                                          candidates=candidates)
+    rankings = {"dense": wide[:limit], "keyword": keyword, "phrase": phrases, "focus": focus,
+                "sentence": by_sentence}
+    return Candidates(vector, rankings, nearest_sentences, limit)
+
+
+def fuse(candidates: Candidates, params: RankingParams = DEFAULT_RANKING) -> dict[int, float]:
+    """Reciprocal-rank fusion of the rankings, each with its weight."""
+    weights = {"dense": params.dense_weight, "keyword": params.keyword_weight, "phrase": params.phrase_weight,
+               "focus": 1.0, "sentence": params.sentence_weight}
+    fused: dict[int, float] = {}
+    for name, ranking in candidates.rankings.items():
+        for rank, (chunk_id, _) in enumerate(ranking):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weights[name] / (params.rrf_k + rank + 1)
+    return fused
+
+
 def search(
     *,
     index: OpenIndex,
@@ -163,41 +218,14 @@ def search(
     `focus_query`, for a follow-up, is the latest turn alone, so its new topic is not outweighed by the old.
     Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
     """
-    vector = embedder.encode([query])[0]
-    limit = max(params.candidates, k * params.candidates_per_k)
-    allowed = filters.chunk_filter() if filters else None
-    weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
-    # the dense ranking fused is the first `limit`; the wider list gives the sentence search its candidate
-    # passages when the collection is too large to match every sentence (see OpenIndex.best_sentences)
-    wide = index.dense(vector, max(limit, params.sentence_candidates), allowed)
-    dense = wide[:limit]
-    terms = {name: keyword_terms(text or "") for name, text in
-             (("keyword", keyword_query or query), ("phrase", phrase_query), ("focus", focus_query))}
-    frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
-                                            cap=params.keyword_max_postings)
-    common = frozenset(term for term, count in frequencies.items() if count >= params.keyword_max_postings)
-    passages = index.chunk_count
-    keyword = index.keyword(bounded_expression(terms["keyword"], frequencies, params, passages), limit, allowed,
-                            weights=weights)
-    large = passages > params.keyword_budget_min_passages
-    phrases = (index.keyword(fts_pairs_expression(phrase_query, common, strict=large), limit, allowed,
-                             weights=weights) if phrase_query else [])
-    focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params, passages), limit, allowed,
-                           weights=weights) if focus_query else [])
-    candidates = list(dict.fromkeys(chunk_id for ranking in (wide, keyword, phrases, focus)
-                                    for chunk_id, _ in ranking))
-    by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,
-                                                          candidates=candidates)
-    fused: dict[int, float] = {}
-    for ranking, weight in ((dense, params.dense_weight), (keyword, params.keyword_weight),
-                            (phrases, params.phrase_weight), (focus, 1.0),
-                            (by_sentence, params.sentence_weight)):
-        for rank, (chunk_id, _) in enumerate(ranking):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (params.rrf_k + rank + 1)
-    cosine = dict(dense)
+    found = gather(index=index, embedder=embedder, query=query, keyword_query=keyword_query,
+                   phrase_query=phrase_query, focus_query=focus_query, k=k,
+                   allowed=filters.chunk_filter() if filters else None, params=params)
+    fused = fuse(found, params)
+    cosine = dict(found.rankings["dense"])
     missing = [chunk_id for chunk_id in fused if chunk_id not in cosine]
-    cosine.update(index.similarities(vector, missing))
-    ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: limit]
+    cosine.update(index.similarities(found.vector, missing))
+    ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: found.limit]
     stored = index.chunks(ordered)
     if named_reviews:
         for chunk_id in ordered:
@@ -206,13 +234,13 @@ def search(
         ordered.sort(key=lambda chunk_id: fused[chunk_id], reverse=True)
     hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored and i in cosine], k,
                      params.same_document_decay)
-    sentence_scores = index.sentence_scores(vector, [hit.stored.id for hit in hits])
+    sentence_scores = index.sentence_scores(found.vector, [hit.stored.id for hit in hits])
     for hit in hits:
         scored = sentence_scores.get(hit.stored.id)
         if scored:
             hit.sentence_score, hit.sentence = max(scored)
             hit.sentences = scored
-    return Retrieval(hits, nearest_sentences)
+    return Retrieval(hits, found.nearest_sentences)
 
 
 def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:

@@ -3,6 +3,7 @@ words and slugs. One pattern for each, so every layer agrees on what a sentence 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -49,6 +50,7 @@ _SUFFIXES = ("ational", "ations", "ation", "ments", "ment", "ness", "ings", "ing
              "es", "er", "ly", "s")
 
 
+@functools.lru_cache(maxsize=65536)  # the same words come back passage after passage
 def stem(word: str) -> str:
     """A crude suffix-stripping stem, enough to match 'engage', 'engaging' and 'engagement'."""
     word = word.lower().strip("'’")

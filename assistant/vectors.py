@@ -63,6 +63,12 @@ class _Part:
     live: np.ndarray | None  # False where the id is dead; None when all are live
 
 
+def _mapped(path: Path, dtype: str) -> np.ndarray:
+    """A file's rows mapped read-only, as a plain array (numpy's memmap type costs time on every indexing;
+    the array keeps the mapping open)."""
+    return np.asarray(np.memmap(path, dtype=dtype, mode="r"))
+
+
 class VectorSet:
     """The vectors of one kind across a version's segments, memory-mapped; `dead` ids are never returned."""
 
@@ -74,10 +80,9 @@ class VectorSet:
             vector_name, id_name = vector_files(segment, kind)
             try:
                 size = (directory / id_name).stat().st_size
-                ids = (np.memmap(directory / id_name, dtype="<i8", mode="r") if size  # shared, like the vectors
+                ids = (_mapped(directory / id_name, "<i8") if size  # shared, like the vectors
                        else np.zeros(0, dtype=np.int64))
-                vectors = (np.memmap(directory / vector_name, dtype="<f4", mode="r") if ids.size
-                           else np.zeros(0, dtype=np.float32))
+                vectors = _mapped(directory / vector_name, "<f4") if ids.size else np.zeros(0, dtype=np.float32)
             except (OSError, ValueError) as exc:
                 raise IndexUnavailable(f"index file {directory / vector_name} cannot be read ({exc}); "
                                        "rebuild the index") from None
@@ -210,9 +215,11 @@ def update_ann(path: Path, removed: np.ndarray, added: Iterable[tuple[np.ndarray
 
 def read_ann(path: Path, *, mapped: bool = True) -> Any:
     try:
-        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0)
+        index: Any = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0)
     except RuntimeError as exc:
         raise IndexUnavailable(f"index file {path} cannot be read ({exc}); rebuild the index") from None
+    index.parallel_mode = 1  # a question comes alone: share its lists, not the questions, among the threads
+    return index
 
 
 def write_ann(index: Any, path: Path) -> None:

@@ -108,12 +108,14 @@ class IndexWriter:
         self.passages = SegmentWriter(staging, self.segment, CHUNK_KIND, dimension)
         self.sentences = SegmentWriter(staging, self.segment, SENTENCE_KIND, dimension)
         self.removed: list[int] = []  # passage ids of the base taken out by this change
+        # the writer may be opened in another thread than the one writing (see build._write_version);
+        # it is only ever used by one thread at a time
         if base is None:
-            self.db = sqlite3.connect(staging / SQLITE)
+            self.db = sqlite3.connect(staging / SQLITE, check_same_thread=False)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
         else:
             copy_verified(base.directory, base.manifest, SQLITE, staging)  # never build on a damaged copy
-            self.db = sqlite3.connect(staging / SQLITE)
+            self.db = sqlite3.connect(staging / SQLITE, check_same_thread=False)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             for segment in base.manifest.segments:
                 for name in segment_files(segment):

@@ -92,6 +92,21 @@ def test_killed_build_leaves_previous_index_serving(built: Assistant, settings) 
     assert not list(built.store.versions_dir.glob(".staging-*"))
 
 
+def test_a_change_killed_while_its_copy_is_opened_leaves_nothing_behind(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    """An add copies the published index in a thread while it embeds the new review: a failure while
+    embedding waits for that copy and throws it away, and the published version keeps serving."""
+    before = built.store.current_version()
+    review = settings.corpus_dir / "new.txt"
+    review.write_text("# New review\n\nA new review about information sharing.")
+    with pytest.raises(KeyboardInterrupt):  # the themes are embedded, then the review's sentences fail
+        add_to_index(files=[review], store=built.store, embedder=DiesAfter(1))
+    assert not list(built.store.versions_dir.glob(".staging-*"))
+    assert built.store.current_version() == before
+    report = add_to_index(files=[review], store=built.store, embedder=HashEmbedder())
+    assert report.added == ["new"]
+    assert "new" in built.store.read_manifest().documents
+
+
 def test_second_writer_is_refused(built: Assistant) -> None:
     with built.store.writer_lock():
         assert built.store.writer_busy()

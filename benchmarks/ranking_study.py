@@ -28,7 +28,7 @@ from assistant.answer import Turn, contextualise
 from assistant.glossary import load_glossary
 from assistant.params import DEFAULT_RANKING
 from assistant.reader import StoredChunk
-from assistant.retrieval import Hit, diversify, fuse, gather, keyword_terms
+from assistant.retrieval import Hit, diversify, fuse, gather, keyword_terms, review_names
 from assistant.service import Assistant
 from assistant.text import stem
 
@@ -67,7 +67,7 @@ def describe(assistant: Assistant, case: Case) -> Question:
     cosine = index.similarities(found.vector, pool)
     stored = index.chunks(pool)
     sentences = index.sentence_scores(found.vector, pool)
-    named = assistant._review_names(index).named_in(in_context)
+    named = review_names(index.documents()).named_in(in_context)
     terms = [term for term in keyword_terms(expansion.dense_text) if term not in glossary.abbreviation_terms]
     frequencies = index.passage_frequencies(terms, cap=assistant.settings.answer.frequency_cap)
     rarity = {term: math.log((index.chunk_count + 1) / (frequencies[term] + 0.5))

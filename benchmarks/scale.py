@@ -36,9 +36,11 @@ from generate import generate
 from speed import percentile
 
 from assistant.admin import add_files
+from assistant.build import sentence_text
 from assistant.config import BUNDLED_MODEL, Settings
 from assistant.embedding import SentenceTransformerEmbedder, load_embedder
 from assistant.service import Assistant
+from assistant.text import sentence_spans
 
 CHUNKS_PER_COPY = 110  # the five seed reviews together
 SEEDS = ROOT / "corpus"
@@ -197,7 +199,9 @@ def main() -> None:
         say(f"ANN recall@50 against exact search on {result['chunks']:,} passages of real vectors: {found:.4f} "
             f"({ann_ms:.1f} ms per question); ANN in use here: {result['ann']}")
 
-        sentences = [s for path in sorted(SEEDS.glob("*.txt")) for s in path.read_text().split(". ") if s.strip()]
+        # the seed reviews' sentences, as a build embeds them (sentence_text: without paragraph numbers)
+        sentences = [sentence_text(text, span) for path in sorted(SEEDS.glob("*.txt"))
+                     for text in [path.read_text(encoding="utf-8")] for span in sentence_spans(text)]
         started = time.perf_counter()
         model.encode(sentences, batch_size=32)
         per_second = round(len(sentences) / (time.perf_counter() - started))

@@ -74,6 +74,22 @@ def test_corrupt_file_is_detected(built: Assistant, which: str) -> None:
         built.store.open(model="test-hash-embedder")
 
 
+def test_a_change_on_a_damaged_index_is_refused_and_leaves_nothing_behind(built: Assistant, settings) -> None:  # type: ignore[no-untyped-def]
+    """The published SQLite is copied (and checked) in a thread while the new review is embedded: the
+    checksum error still reaches the caller, and the half-made version is thrown away."""
+    before = built.store.current_version()
+    path = built.store.versions_dir / before / SQLITE  # type: ignore[operator]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    review = settings.corpus_dir / "new.txt"
+    review.write_text("# New review\n\nA new review about information sharing.")
+    with pytest.raises(IndexUnavailable, match="corrupt"):
+        add_to_index(files=[review], store=built.store, embedder=HashEmbedder())
+    assert not list(built.store.versions_dir.glob(".staging-*"))
+    assert built.store.current_version() == before
+
+
 def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="assistant index build"):
         IndexStore(tmp_path / "nothing").open(model="m")

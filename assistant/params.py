@@ -50,13 +50,14 @@ class VectorParams:
     """Exact or approximate vector search, by collection size (measured with benchmarks/scale.py)."""
 
     # Up to this many passages, passages are searched exactly (about 1 ms per 10,000 on this 2-core machine);
-    # above, through an IVF index (about 10 ms at 500,000).
+    # above, through an IVF index (about 6 ms at 500,000 on two threads).
     ann_min_passages: int = 50_000
     # IVF lists: this many per square root of the passage count (capped); a share of them is visited per
     # search. On 500,000 passages made of the benchmark collection's real sentence vectors, with its
-    # questions: sqrt(N) lists and 36 % visited gave recall@50 0.981 against exact search (4 sqrt(N) lists
-    # and 9 % only 0.91; see benchmarks/ann_recall.py).
-    ann_lists_per_sqrt: float = 1.0
+    # questions: sqrt(N) lists and 36 % visited gave recall@50 0.981 against exact search, 2 sqrt(N) lists
+    # 0.982 in 12 % less time (6.0 against 6.8 ms), 4 sqrt(N) lists and 9 % only 0.91; visiting 25 % gave
+    # 0.965-0.973 (see benchmarks/ann_recall.py).
+    ann_lists_per_sqrt: float = 2.0
     ann_max_lists: int = 8192
     ann_probe_share: float = 0.36
     # ... and always enough lists to cover this many passages (a small index is searched whole).

@@ -145,6 +145,14 @@ def figures(rows: list[dict[str, Any]]) -> str:
             f"({refused / max(len(unanswerable), 1):.1%})")
 
 
+def unsupported(rows: list[dict[str, Any]], cited: int) -> str:
+    """Answerable questions answered directly although no accepted passage is among the `cited` passages the
+    answer quotes from: confident answers built from other passages (which may or may not say the same)."""
+    answerable = [row for row in rows if row["expect"] is not None]
+    count = sum(row["coverage"] == "direct" and (row["rank"] is None or row["rank"] > cited) for row in answerable)
+    return f"{count}/{len(answerable)}"
+
+
 def fit_coverage_model(rows: list[dict[str, Any]], l2: float = 0.1) -> tuple[float, list[float]]:
     """Class-balanced logistic regression (Newton steps) of answerable vs not, on the tuning rows only."""
     tune = [row for row in rows if row["split"] == "tune" and row["features"]]
@@ -203,6 +211,10 @@ def main() -> None:
     for split in ("tune", "held-out"):
         print(f"{split:9s} {figures([row for row in rows if row['split'] == split])}")
     print(f"{'all':9s} {figures(rows)}")
+    cited = settings.answer.answer_passages
+    counts = [f"{split} {unsupported([row for row in rows if row['split'] == split], cited)}"
+              for split in ("tune", "held-out")]
+    print(f"answered directly with no accepted passage among the {cited} quoted from: {', '.join(counts)}")
     if options.fit:
         bias, weights = fit_coverage_model(rows)
         print(f"fitted on the tuning split: bias {bias:.2f}, weights {weights} for {FEATURES}")

@@ -31,7 +31,7 @@ import numpy as np
 from add_cost import long_review
 from ann_recall import recall, synthetic_passages
 from collection import collection_assistant, collection_cases, seed_cases
-from common import ROOT, child_pids, load_questions
+from common import ROOT, child_pids, load_questions, wait_until_healthy
 from generate import generate
 from speed import percentile
 
@@ -105,16 +105,7 @@ def serving_memory(settings: Settings, workers: int, questions: list[str]) -> tu
                               start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 600
-        while True:
-            try:
-                if httpx.get(base + "/api/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(1)
+        wait_until_healthy(base, server, seconds=600, path="/api/ready")
         time.sleep(5 if workers > 1 else 0)  # every worker loaded
         with httpx.Client(base_url=base, timeout=120) as client:
             for question in questions * workers:  # the requests spread over the workers

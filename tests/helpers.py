@@ -35,12 +35,13 @@ def child_pids(pid: int) -> list[int]:
 
 
 def wait_until_healthy(base: str, process: subprocess.Popen[bytes] | subprocess.Popen[str],
-                       seconds: float = 120) -> None:
-    """Poll /api/health until it answers 200; fail if the server process dies or time runs out."""
+                       seconds: float = 120, path: str = "/api/health") -> None:
+    """Poll `path` (/api/ready: until the model and index are loaded) until it answers 200; fail if the
+    server process dies or time runs out."""
     deadline = time.time() + seconds
     while True:
         try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+            if httpx.get(base + path, timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             pass

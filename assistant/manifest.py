@@ -47,6 +47,9 @@ class Manifest:
     segments: list[str] = field(default_factory=list)
     # The approximate passage index, for collections past VectorParams.ann_min_passages ("" without one).
     ann: str = ""
+    # Every segment has a file of its sentences' chunk ids (see vectors.py), so the sentences of candidate
+    # passages are found without SQLite. Versions before it, and changes to them, have not (until a full build).
+    sentence_chunks: bool = False
     sizes: dict[str, int] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 
@@ -56,7 +59,8 @@ class Manifest:
 
     @property
     def files(self) -> list[str]:
-        names = [SQLITE, *(name for segment in self.segments for name in segment_files(segment))]
+        names = [SQLITE, *(name for segment in self.segments
+                           for name in segment_files(segment, sentence_chunks=self.sentence_chunks))]
         return [*names, self.ann] if self.ann else names
 
     def to_json(self) -> str:
@@ -79,9 +83,16 @@ class Published:
     manifest: Manifest
 
 
-def segment_files(segment: str) -> tuple[str, str, str, str]:
-    """The files of one segment: passage vectors and their ids, sentence vectors and their ids."""
-    return (*vector_files(segment, "vectors"), *vector_files(segment, "sentences"))
+def segment_files(segment: str, *, sentence_chunks: bool) -> tuple[str, ...]:
+    """The files of one segment: passage vectors and their ids, sentence vectors and their ids, and (when
+    the index has them) the sentences' chunk ids."""
+    names = (*vector_files(segment, "vectors"), *vector_files(segment, "sentences"))
+    return (*names, sentence_chunks_file(segment)) if sentence_chunks else names
+
+
+def sentence_chunks_file(segment: str) -> str:
+    """The chunk id of each sentence of one segment, in the order of its sentence vectors."""
+    return f"sentences-{segment}.chunks.i64"
 
 
 def vector_files(segment: str, kind: str) -> tuple[str, str]:

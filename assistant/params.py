@@ -50,22 +50,28 @@ class VectorParams:
     """Exact or approximate vector search, by collection size (measured with benchmarks/scale.py)."""
 
     # Up to this many passages, passages are searched exactly (about 1 ms per 10,000 on this 2-core machine);
-    # above, through an IVF index (about 6 ms at 500,000 on two threads).
+    # above, through an IVF index of 4-bit codes (about 2.5 ms at 500,000, on one thread).
     ann_min_passages: int = 50_000
     # IVF lists: this many per square root of the passage count (capped); a share of them is visited per
     # search. On 500,000 passages made of the benchmark collection's real sentence vectors, with its
-    # questions: sqrt(N) lists and 36 % visited gave recall@50 0.981 against exact search, 2 sqrt(N) lists
-    # 0.982 in 12 % less time (6.0 against 6.8 ms), 4 sqrt(N) lists and 9 % only 0.91; visiting 25 % gave
-    # 0.965-0.973 (see benchmarks/ann_recall.py).
+    # questions (benchmarks/ann_recall.py): with 8-bit scalar codes, sqrt(N) lists and 36 % visited gave
+    # recall@50 0.981 against exact search, 2 sqrt(N) lists 0.982 in 12 % less time (5.6 ms). 4-bit codes
+    # of 2 dimensions each, scanned by SIMD, with 400 candidates scored exactly: 0.978 (36 % visited), 0.981
+    # (40 %), 0.983 (44 %) in 2.8-2.9 ms.
     ann_lists_per_sqrt: float = 2.0
     ann_max_lists: int = 8192
-    ann_probe_share: float = 0.36
+    ann_probe_share: float = 0.44
     # ... and always enough lists to cover this many passages (a small index is searched whole).
     ann_min_scanned: int = 50_000
     # Training sample: this many vectors per list.
     ann_train_per_list: int = 40
-    # Candidates taken from the IVF index per passage wanted, then scored exactly.
+    # Dimensions per 4-bit code: 2 (192 codes, 96 bytes a vector, for 384 dimensions). With 4 (48 bytes)
+    # recall@50 fell to 0.86 at 400 candidates.
+    ann_dims_per_code: int = 2
+    # Candidates taken from the IVF index per passage wanted, and at least ann_min_candidates, then scored
+    # exactly from the stored vectors (800 candidates: recall@50 0.987 at 44 % visited, 0.9 ms slower).
     ann_oversample: int = 2
+    ann_min_candidates: int = 400
     # Up to this many sentences, the question is matched against every sentence; above, against the
     # sentences of the candidate passages (from the dense and keyword searches) only.
     exact_sentence_limit: int = 100_000

@@ -74,6 +74,16 @@ class ConnectionPool:
         finally:
             self._idle.put(connection)
 
+    def tuples(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples (no sqlite3.Row per row: for long lists of ids)."""
+        connection = self._idle.get()
+        try:
+            cursor = connection.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, parameters).fetchall()
+        finally:
+            self._idle.put(connection)
+
     def close(self) -> None:
         for connection in self._all:
             connection.close()
@@ -107,7 +117,7 @@ class OpenIndex:
                 from None
         self.passages = VectorSet(directory, manifest.segments, CHUNK_KIND, manifest.dimension, dead[CHUNK_KIND])
         self.sentences = VectorSet(directory, manifest.segments, SENTENCE_KIND, manifest.dimension,
-                                   dead[SENTENCE_KIND])
+                                   dead[SENTENCE_KIND], owners=manifest.sentence_chunks)
         self.ann = read_ann(directory / manifest.ann) if manifest.ann else None
         self._frequencies: dict[tuple[str, int], int] = {}  # (word, cap) -> passages holding it
         self.chunk_count = manifest.chunk_count  # counted once: a published version never changes
@@ -143,8 +153,16 @@ class OpenIndex:
         of the `candidates` (the chunks the other searches found) only.
         """
         query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
-        if self.sentences.count > self.vector_params.exact_sentence_limit:
-            found = self._candidate_sentences(query, limit, candidates)
+        chunk_of: dict[int, int] = {}
+        if self.sentences.count > self.vector_params.exact_sentence_limit and self.sentences.has_owners:
+            ids, owners, scores = self.sentences.of_chunks(query, candidates)
+            top = np.argsort(-scores, kind="stable")[:limit]
+            found = list(zip(ids[top].tolist(), scores[top].tolist(), strict=True))
+            chunk_of = dict(zip(ids[top].tolist(), owners[top].tolist(), strict=True))
+        elif self.sentences.count > self.vector_params.exact_sentence_limit:
+            chunk_of = self._sentences_of(candidates)
+            scored = self.sentences.scores(query, list(chunk_of))
+            found = sorted(scored.items(), key=lambda item: -item[1])[:limit]
         elif allowed is None:
             found = self.sentences.search(query, limit)
         else:
@@ -155,23 +173,26 @@ class OpenIndex:
                 found = self.sentences.search(query, limit, allowed=ids) if ids.size else []
         if not found:
             return [], []
-        placeholders = ",".join("?" * len(found))
-        chunk_of = {row["id"]: row["chunk_id"] for row in self._rows(
-            f"SELECT id, chunk_id FROM sentences WHERE id IN ({placeholders})", [i for i, _ in found])}
+        if not chunk_of:
+            chunk_of = self._chunks_of([i for i, _ in found])
         best: dict[int, float] = {}
         for sentence_id, score in found:
             best.setdefault(chunk_of[sentence_id], score)
         return list(best.items()), [score for _, score in found]
 
-    def _candidate_sentences(self, query: np.ndarray, limit: int, candidates: Sequence[int]
-                             ) -> list[tuple[int, float]]:
-        if not candidates:
-            return []
-        placeholders = ",".join("?" * len(candidates))
-        ids = [row[0] for row in self._rows(f"SELECT id FROM sentences WHERE chunk_id IN ({placeholders})",
-                                            list(candidates))]
-        scored = self.sentences.scores(query, ids)
-        return sorted(scored.items(), key=lambda item: -item[1])[:limit]
+    def _sentences_of(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """Sentence id -> chunk id, for every sentence of these chunks."""
+        if not chunk_ids:
+            return {}
+        placeholders = ",".join("?" * len(chunk_ids))
+        return dict(self._pool.tuples(f"SELECT id, chunk_id FROM sentences WHERE chunk_id IN ({placeholders})",
+                                      list(chunk_ids)))
+
+    def _chunks_of(self, sentence_ids: Sequence[int]) -> dict[int, int]:
+        """Sentence id -> chunk id, for these sentences."""
+        placeholders = ",".join("?" * len(sentence_ids))
+        return dict(self._pool.tuples(f"SELECT id, chunk_id FROM sentences WHERE id IN ({placeholders})",
+                                      list(sentence_ids)))
 
     def passage_frequencies(self, terms: Sequence[str], cap: int, hidden: frozenset[str] = frozenset()
                             ) -> dict[str, int]:

@@ -2,14 +2,17 @@
 
 Each change to the index writes one segment: the passage vectors and the sentence vectors it added, as raw
 float32 rows (`*.f32`) with their ids beside them (`*.i64`), appended as documents arrive so a build never
-holds them all. Earlier segments are hard-linked into the new version. Readers map the files into memory
-read-only, so every worker process of a server shares one copy in the page cache and opening a version
-reads nothing but the ids. Vectors of removed passages stay in their segment until the next full build;
-their ids are listed in the index's `dead_vectors` table and skipped.
+holds them all; beside the sentences, the chunk id of each (`*.chunks.i64`, in chunk order), so that the
+sentences of given passages are found by a binary search. Earlier segments are hard-linked into the new
+version. Readers map the files into memory read-only, so every worker process of a server shares one copy in
+the page cache and opening a version reads nothing but the ids. Vectors of removed passages stay in their
+segment until the next full build; their ids are listed in the index's `dead_vectors` table and skipped.
 
 Passages are searched exactly (one matrix product per segment) up to `VectorParams.ann_min_passages`;
-above, through an IVF index with 8-bit scalar quantisation (`ann-<version>.faiss`, memory-mapped too),
-whose candidates are then scored exactly from the mapped vectors.
+above, through an IVF index of 4-bit product-quantisation codes scanned with FAISS's SIMD "fast scan"
+(`ann-<version>.faiss`), whose candidates are then scored exactly from the mapped vectors. That index is
+read into each worker's memory (about 60 MB at 500,000 passages: FAISS cannot map fast-scan lists); indexes
+written by earlier versions (8-bit scalar quantisation, memory-mapped) are still read and updated.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import faiss
 import numpy as np
 
 from .errors import IndexUnavailable
-from .manifest import vector_files
+from .manifest import sentence_chunks_file, vector_files
 from .params import VectorParams
 
 Scored = list[tuple[int, float]]  # (id, cosine), best first
@@ -33,24 +36,32 @@ CHUNK_KIND, SENTENCE_KIND = "vectors", "sentences"  # the two kinds of vectors, 
 
 
 class SegmentWriter:
-    """Appends (id, vector) rows of one kind to a new segment's two files."""
+    """Appends (id, vector) rows of one kind to a new segment's two files, and with `owners` (sentences)
+    each row's chunk id to a third; rows arrive in chunk order."""
 
-    def __init__(self, directory: Path, segment: str, kind: str, dimension: int) -> None:
-        self.names = vector_files(segment, kind)
+    def __init__(self, directory: Path, segment: str, kind: str, dimension: int, *, owners: bool = False) -> None:
+        self.names = vector_files(segment, kind) + ((sentence_chunks_file(segment),) if owners else ())
         self.dimension = dimension
         self.count = 0
-        self._vectors: BinaryIO = (directory / self.names[0]).open("wb")
-        self._ids: BinaryIO = (directory / self.names[1]).open("wb")
+        self._handles: list[BinaryIO] = [(directory / name).open("wb") for name in self.names]
+        self._last_owner = -1
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, owners: np.ndarray | None = None) -> None:
         if len(ids) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dimension):
             raise ValueError("one vector of the index's dimension per id")
-        self._ids.write(np.ascontiguousarray(ids, dtype="<i8").tobytes())
-        self._vectors.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+        if len(self._handles) == 3:  # checked before anything is written
+            owners = np.asarray(owners if owners is not None else [], dtype="<i8")
+            if len(owners) != len(ids) or (len(owners) and (owners[0] < self._last_owner
+                                                             or np.any(np.diff(owners) < 0))):
+                raise ValueError("one chunk id per sentence, in chunk order")
+            self._handles[2].write(owners.tobytes())
+            self._last_owner = int(owners[-1]) if len(owners) else self._last_owner
+        self._handles[0].write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+        self._handles[1].write(np.ascontiguousarray(ids, dtype="<i8").tobytes())
         self.count += len(ids)
 
     def close(self) -> None:
-        for handle in (self._vectors, self._ids):
+        for handle in self._handles:
             handle.flush()
             os.fsync(handle.fileno())
             handle.close()
@@ -61,6 +72,23 @@ class _Part:
     ids: np.ndarray  # sorted ascending (ids are handed out in order)
     vectors: np.ndarray  # memory-mapped, one row per id
     live: np.ndarray | None  # False where the id is dead; None when all are live
+    owners: np.ndarray | None = None  # sentences: each row's chunk id, ascending (None: not written)
+
+    def __post_init__(self) -> None:
+        # ids handed out in one run have no gaps: a row is then found by subtraction, not a binary search
+        self.first = int(self.ids[0]) if int(self.ids[-1]) - int(self.ids[0]) + 1 == len(self.ids) else None
+
+    def positions(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of those of `wanted` (unique ids) this part holds, and which of `wanted` they are."""
+        if self.first is not None:
+            rows = wanted - self.first
+            held = (rows >= 0) & (rows < len(self.ids))
+            return rows[held], held
+        rows = np.searchsorted(self.ids, wanted)
+        inside = rows < len(self.ids)
+        held = np.zeros(len(wanted), dtype=bool)
+        held[inside] = self.ids[rows[inside]] == wanted[inside]
+        return rows[held], held
 
 
 def _mapped(path: Path, dtype: str) -> np.ndarray:
@@ -70,12 +98,14 @@ def _mapped(path: Path, dtype: str) -> np.ndarray:
 
 
 class VectorSet:
-    """The vectors of one kind across a version's segments, memory-mapped; `dead` ids are never returned."""
+    """The vectors of one kind across a version's segments, memory-mapped; `dead` ids are never returned.
+    With `owners`, each segment's sentence chunk ids are mapped too (see `of_chunks`)."""
 
     def __init__(self, directory: Path, segments: Sequence[str], kind: str, dimension: int,
-                 dead: np.ndarray) -> None:
+                 dead: np.ndarray, *, owners: bool = False) -> None:
         self.dimension = dimension
         self.parts: list[_Part] = []
+        self.has_owners = owners
         for segment in segments:
             vector_name, id_name = vector_files(segment, kind)
             try:
@@ -83,16 +113,18 @@ class VectorSet:
                 ids = (_mapped(directory / id_name, "<i8") if size  # shared, like the vectors
                        else np.zeros(0, dtype=np.int64))
                 vectors = _mapped(directory / vector_name, "<f4") if ids.size else np.zeros(0, dtype=np.float32)
+                chunk_ids = (_mapped(directory / sentence_chunks_file(segment), "<i8") if owners and ids.size
+                             else None)
             except (OSError, ValueError) as exc:
                 raise IndexUnavailable(f"index file {directory / vector_name} cannot be read ({exc}); "
                                        "rebuild the index") from None
-            if vectors.size != ids.size * dimension:
+            if vectors.size != ids.size * dimension or (chunk_ids is not None and chunk_ids.size != ids.size):
                 raise IndexUnavailable(f"index file {directory / vector_name} does not match its ids; "
                                        "rebuild the index")
             if not ids.size:
                 continue
             live = ~np.isin(ids, dead) if dead.size else None
-            self.parts.append(_Part(ids, vectors.reshape(ids.size, dimension), live))
+            self.parts.append(_Part(ids, vectors.reshape(ids.size, dimension), live, chunk_ids))
         self.count = sum(int(p.live.sum()) if p.live is not None else len(p.ids) for p in self.parts)
 
     def search(self, query: np.ndarray, limit: int, *, allowed: np.ndarray | None = None,
@@ -122,12 +154,8 @@ class VectorSet:
         for part in self.parts:
             if not wanted.size:
                 return
-            positions = np.searchsorted(part.ids, wanted)
-            inside = positions < len(part.ids)
-            hit = np.zeros(len(wanted), dtype=bool)
-            hit[inside] = part.ids[positions[inside]] == wanted[inside]
-            wanted = wanted[~hit]
-            positions = positions[hit]
+            positions, held = part.positions(wanted)
+            wanted = wanted[~held]
             if part.live is not None:
                 positions = positions[part.live[positions]]
             if positions.size:
@@ -147,6 +175,29 @@ class VectorSet:
         for part, positions in self._located(ids):
             out.update(zip(part.ids[positions].tolist(), (part.vectors[positions] @ query).tolist(), strict=True))
         return out
+
+    def of_chunks(self, query: np.ndarray, chunk_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The live sentences of particular chunks, by their mapped chunk ids (only with `owners`): their
+        ids, their chunk ids and their cosines to the query."""
+        wanted = np.unique(np.asarray(chunk_ids, dtype=np.int64))
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for part in self.parts:
+            if part.owners is None:
+                raise ValueError("this index has no sentence chunk ids")
+            starts = np.searchsorted(part.owners, wanted, side="left")
+            counts = np.searchsorted(part.owners, wanted, side="right") - starts
+            total = int(counts.sum())
+            if not total:
+                continue
+            # the rows start..start+count of each chunk, in one array
+            rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+            if part.live is not None:
+                rows = rows[part.live[rows]]
+            found.append((part.ids[rows], part.owners[rows], part.vectors[rows] @ query))
+        if not found:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0, dtype=np.float32)
+        return tuple(np.concatenate(column) for column in zip(*found, strict=True))  # type: ignore[return-value]
 
     def live_batches(self, batch: int = 65536) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of every live vector, in batches (to build an ANN index without loading all)."""
@@ -177,7 +228,7 @@ def ann_file(version: str) -> str:
 
 
 def build_ann(passages: VectorSet, params: VectorParams, seed: int = 0) -> Any:
-    """A new IVF index (8-bit scalar quantisation) over every live passage vector."""
+    """A new IVF index (4-bit product quantisation, fast scan) over every live passage vector."""
     count = passages.count
     lists = max(16, min(params.ann_max_lists, int(params.ann_lists_per_sqrt * math.sqrt(count))))
     sample_size = min(count, max(lists * params.ann_train_per_list, 10_000))
@@ -186,13 +237,19 @@ def build_ann(passages: VectorSet, params: VectorParams, seed: int = 0) -> Any:
         else _sample(passages, sample_size, rng)
     if len(sample) > sample_size:
         sample = sample[rng.choice(len(sample), sample_size, replace=False)]
-    quantizer = faiss.IndexFlatIP(passages.dimension)
-    index = faiss.IndexIVFScalarQuantizer(quantizer, passages.dimension, lists, faiss.ScalarQuantizer.QT_8bit,
-                                          faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(passages.dimension, f"IVF{lists},PQ{_subquantizers(passages.dimension, params)}x4fs",
+                                faiss.METRIC_INNER_PRODUCT)
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     for ids, vectors in passages.live_batches():
         index.add_with_ids(np.ascontiguousarray(vectors), np.ascontiguousarray(ids, dtype=np.int64))
     return index
+
+
+def _subquantizers(dimension: int, params: VectorParams) -> int:
+    """How many 4-bit codes a vector is cut into: one per `ann_dims_per_code` dimensions, or the nearest
+    count that divides the dimension."""
+    wanted = max(1, dimension // params.ann_dims_per_code)
+    return max(count for count in range(1, wanted + 1) if dimension % count == 0)
 
 
 def _sample(passages: VectorSet, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -219,6 +276,7 @@ def read_ann(path: Path, *, mapped: bool = True) -> Any:
     except RuntimeError as exc:
         raise IndexUnavailable(f"index file {path} cannot be read ({exc}); rebuild the index") from None
     index.parallel_mode = 1  # a question comes alone: share its lists, not the questions, among the threads
+    # (scalar-quantised indexes; a fast-scan search runs on one thread)
     return index
 
 
@@ -246,7 +304,7 @@ def ann_search(index: Any, passages: VectorSet, query: np.ndarray, limit: int, p
                                                  math.ceil(params.ann_min_scanned / per_list)))
     if selector is not None:
         search_params.sel = selector
-    wanted = limit * params.ann_oversample
+    wanted = max(limit * params.ann_oversample, params.ann_min_candidates)
     _, ids = index.search(query.reshape(1, -1).astype(np.float32), min(wanted, index.ntotal), params=search_params)
     del keep_alive
     candidates = [int(i) for i in ids[0] if i >= 0]

@@ -105,8 +105,11 @@ class IndexWriter:
                                  chunking_version=chunking_fingerprint(chunking), built_at="",
                                  chunking=asdict(chunking))
         self.segment = self.manifest.version
+        # a change keeps to its base's files: sentence chunk ids in every segment, or in none
+        self.manifest.sentence_chunks = base is None or base.manifest.sentence_chunks
         self.passages = SegmentWriter(staging, self.segment, CHUNK_KIND, dimension)
-        self.sentences = SegmentWriter(staging, self.segment, SENTENCE_KIND, dimension)
+        self.sentences = SegmentWriter(staging, self.segment, SENTENCE_KIND, dimension,
+                                       owners=self.manifest.sentence_chunks)
         self.removed: list[int] = []  # passage ids of the base taken out by this change
         # the writer may be opened in another thread than the one writing (see build._write_version);
         # it is only ever used by one thread at a time
@@ -118,7 +121,7 @@ class IndexWriter:
             self.db = sqlite3.connect(staging / SQLITE, check_same_thread=False)
             self.db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             for segment in base.manifest.segments:
-                for name in segment_files(segment):
+                for name in segment_files(segment, sentence_chunks=base.manifest.sentence_chunks):
                     _link_or_copy(base.directory / name, staging / name)
                     self.manifest.checksums[name] = base.manifest.checksums[name]
                     self.manifest.sizes[name] = base.manifest.sizes[name]
@@ -167,7 +170,8 @@ class IndexWriter:
         self.db.executemany('INSERT INTO sentences (id, chunk_id, start, "end") VALUES (?,?,?,?)',
                             [(int(s), *row) for s, row in zip(sentence_ids, sentence_rows, strict=True)])
         self.passages.add(ids, vectors)
-        self.sentences.add(sentence_ids, embedded.sentence_vectors)
+        self.sentences.add(sentence_ids, embedded.sentence_vectors,
+                           np.asarray([row[0] for row in sentence_rows], dtype=np.int64))
         self.manifest.documents[document.doc_id] = DocumentEntry(document.file_name, document.content_hash,
                                                                  len(chunks))
 
@@ -220,9 +224,9 @@ class IndexWriter:
         new_segment = self.passages.count > 0 or not self.manifest.segments
         if new_segment:
             self.manifest.segments.append(self.segment)
-            written += list(segment_files(self.segment))
+            written += list(segment_files(self.segment, sentence_chunks=self.manifest.sentence_chunks))
         else:
-            for name in segment_files(self.segment):
+            for name in segment_files(self.segment, sentence_chunks=self.manifest.sentence_chunks):
                 (self.staging / name).unlink()
         if live >= self.vector_params.ann_min_passages:
             self.manifest.ann = ann_file(self.manifest.version)

@@ -25,7 +25,7 @@ def test_round_trip(built: Assistant) -> None:
     assert manifest.model == "test-hash-embedder" and manifest.dimension == 256
     assert len(manifest.documents) == 5
     assert len(manifest.segments) == 1
-    assert set(manifest.checksums) == {SQLITE, *segment_files(manifest.segments[0])}
+    assert set(manifest.checksums) == {SQLITE, *segment_files(manifest.segments[0], sentence_chunks=True)}
     index = built.index()
     assert index.passages.count == manifest.chunk_count
     telford = index.document("2021-telford-wrekin-thematic-briefing-3")
@@ -62,10 +62,11 @@ def test_chunking_version_mismatch_is_refused(built: Assistant) -> None:
         built.store.open(model="test-hash-embedder")
 
 
-@pytest.mark.parametrize("which", ["sqlite", "vectors", "sentences"])
+@pytest.mark.parametrize("which", ["sqlite", "vectors", "sentences", "sentence chunks"])
 def test_corrupt_file_is_detected(built: Assistant, which: str) -> None:
     segment = built.store.read_manifest().segments[0]
-    name = {"sqlite": SQLITE, "vectors": segment_files(segment)[0], "sentences": segment_files(segment)[2]}[which]
+    vectors, _, sentences, _, sentence_chunks = segment_files(segment, sentence_chunks=True)
+    name = {"sqlite": SQLITE, "vectors": vectors, "sentences": sentences, "sentence chunks": sentence_chunks}[which]
     path = built.store.versions_dir / built.store.current_version() / name  # type: ignore[operator]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -146,7 +147,7 @@ def test_update_reembeds_only_what_changed(built: Assistant, settings) -> None: 
     # the change added a segment and linked the first one rather than rewriting it
     manifest = built.store.read_manifest()
     assert len(manifest.segments) == 2
-    first = segment_files(manifest.segments[0])[0]
+    first = segment_files(manifest.segments[0], sentence_chunks=True)[0]
     assert (built.store.versions_dir / manifest.version / first).stat().st_nlink >= 2
     # vectors of the replaced and removed reviews are not served, though their segment keeps them
     index = built.index()

@@ -115,3 +115,64 @@ def test_the_ann_search_keeps_to_the_passages_a_filter_allows(ann_settings: Sett
     assert found and {i for i, _ in found} <= allowed
     hidden = ChunkFilter("SELECT id FROM chunks WHERE doc_id != ?", ("2016-luton-child-f-scr-response",))
     assert not {i for i, _ in index.dense(query, 500, hidden)} & allowed
+
+
+def test_sentences_of_chunks_are_found_by_their_mapped_chunk_ids(tmp_path: Path) -> None:
+    from assistant.vectors import SENTENCE_KIND
+
+    vectors = unit_rows(60, 8, 4)
+    owners = np.repeat(np.arange(10, 30, dtype=np.int64), 3)  # chunks 10..29, three sentences each
+    ids = np.concatenate([np.arange(1, 31), np.arange(40, 70, 1)]).astype(np.int64)  # a gap: not one run
+    writer = SegmentWriter(tmp_path, "s0", SENTENCE_KIND, 8, owners=True)
+    writer.add(ids[:31], vectors[:31], owners[:31])
+    with pytest.raises(ValueError, match="chunk order"):
+        writer.add(ids[31:32], vectors[31:32], np.asarray([3], dtype=np.int64))
+    writer.add(ids[31:], vectors[31:], owners[31:])
+    writer.close()
+    dead = np.asarray([2, 45], dtype=np.int64)
+    sentences = VectorSet(tmp_path, ["s0"], SENTENCE_KIND, 8, dead, owners=True)
+    query = unit_rows(1, 8, 5)[0]
+    found_ids, found_chunks, scores = sentences.of_chunks(query, [11, 10, 25, 99, 11])
+    expected = [(int(i), int(c)) for i, c in zip(ids, owners, strict=True) if c in (10, 11, 25) and i not in dead]
+    assert sorted(zip(found_ids.tolist(), found_chunks.tolist(), strict=True)) == sorted(expected)
+    rows = {int(i): row for i, row in zip(ids, vectors, strict=True)}
+    assert np.allclose(scores, [rows[i] @ query for i in found_ids.tolist()], atol=1e-6)
+    assert sentences.scores(query, [1, 2, 40, 45, 999]).keys() == {1, 40}  # ids with a gap, dead ones skipped
+
+
+def test_an_index_from_before_sentence_chunk_ids_is_read_and_changed_as_before(settings: Settings) -> None:
+    import json
+
+    from assistant.manifest import MANIFEST, sentence_chunks_file
+
+    sentences_everywhere = replace(settings, vectors=replace(DEFAULT_VECTORS, exact_sentence_limit=0))
+    embedder = HashEmbedder()
+    assistant = Assistant(sentences_everywhere, embedder=embedder)
+    options = BuildOptions.from_settings(sentences_everywhere)
+    build_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=embedder, options=options)
+    index = assistant.index()
+    assert index.sentences.has_owners
+    query = embedder.encode(["a family who would not engage with early help"])[0]
+    candidates = [i for i, _ in index.dense(query, 40)]
+    by_chunk_ids = index.best_sentences(query, 60, candidates=candidates)
+    # the same version as an earlier release wrote it: no sentence chunk ids
+    folder = assistant.store.versions_dir / index.manifest.version
+    data = json.loads((folder / MANIFEST).read_text())
+    for segment in data["segments"]:
+        name = sentence_chunks_file(segment)
+        (folder / name).unlink()
+        del data["checksums"][name], data["sizes"][name]
+    del data["sentence_chunks"]
+    (folder / MANIFEST).write_text(json.dumps(data))
+    old = Assistant(sentences_everywhere, embedder=embedder).index()
+    assert not old.sentences.has_owners
+    assert old.best_sentences(query, 60, candidates=candidates) == by_chunk_ids  # found through SQLite instead
+    luton = settings.corpus_dir / "2016-luton-child-f-scr-response.txt"
+    luton.write_text(luton.read_text() + "\n\nA closing paragraph about supervision, added later.\n")
+    update_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=embedder, options=options)
+    changed = assistant.index()
+    assert changed.manifest.version != old.manifest.version and not changed.manifest.sentence_chunks
+    assert len(changed.manifest.segments) == 2
+    assert not any((assistant.store.versions_dir / changed.manifest.version / sentence_chunks_file(segment)).exists()
+                   for segment in changed.manifest.segments)
+    assert changed.best_sentences(query, 60, candidates=[i for i, _ in changed.dense(query, 40)])[0]

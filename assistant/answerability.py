@@ -52,21 +52,38 @@ def content_terms(question: str, abbreviations: frozenset[str]) -> list[str]:
     return [term for term in keyword_terms(question) if term not in abbreviations]
 
 
-def measure(*, question: str, retrieval: Retrieval, index: OpenIndex, abbreviations: frozenset[str],
-            params: AnswerParams, hidden: frozenset[str] = frozenset()) -> Evidence:
-    """The four measures for a question (with its abbreviations spelled out) and what retrieval found.
+@dataclass(frozen=True)
+class TermCounts:
+    """A question's content words and how many passages (of those the reader may see) hold each."""
+
+    terms: list[str]
+    passages: int
+    frequencies: dict[str, int]
+
+
+def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str], params: AnswerParams,
+                hidden: frozenset[str] = frozenset()) -> TermCounts:
+    """The counts `measure` weighs the question's words by (no vector needed: run beside the encoding).
     Word rarity is counted over the reviews not `hidden` from the reader, so that it never tells whether a
     word occurs in a review they may not see."""
+    terms = content_terms(question, abbreviations)
+    if not terms:
+        return TermCounts([], 0, {})
+    return TermCounts(terms, max(index.passage_count(hidden), 1),
+                      index.passage_frequencies(terms, cap=params.frequency_cap, hidden=hidden))
+
+
+def measure(*, retrieval: Retrieval, counts: TermCounts, params: AnswerParams) -> Evidence:
+    """The four measures for a question (with its abbreviations spelled out, counted by `count_terms`) and
+    what retrieval found."""
     top = retrieval.hits[:params.answer_passages]
     best = max((hit.evidence for hit in top), default=0.0)
     nearest = retrieval.nearest_sentences
     background = nearest[min(params.background_rank, len(nearest) - 1)] if nearest else 0.0
-    terms = content_terms(question, abbreviations)
+    terms, frequencies = counts.terms, counts.frequencies
     if not terms:
         return Evidence(best, best - background, 0.0, 0.0)
-    total = max(index.passage_count(hidden), 1)
-    frequencies = index.passage_frequencies(terms, cap=params.frequency_cap, hidden=hidden)
-    weight = {term: math.log((total + 1) / (frequencies[term] + 0.5)) for term in terms}
+    weight = {term: math.log((counts.passages + 1) / (frequencies[term] + 0.5)) for term in terms}
     known = [term for term in terms if frequencies[term] > 0]
     # Only whole words count as unknown: short tokens and codes ('yr', 'PEX', '2yo') are shorthand, not topics.
     worded = [term for term in terms if len(term) >= 4 and term.isalpha()]

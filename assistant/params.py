@@ -68,9 +68,8 @@ class VectorParams:
     # Dimensions per 4-bit code: 2 (192 codes, 96 bytes a vector, for 384 dimensions). With 4 (48 bytes)
     # recall@50 fell to 0.86 at 400 candidates.
     ann_dims_per_code: int = 2
-    # Candidates taken from the IVF index per passage wanted, and at least ann_min_candidates, then scored
+    # Candidates taken from the IVF index (as many as the passages wanted, and at least this many), then scored
     # exactly from the stored vectors (800 candidates: recall@50 0.987 at 44 % visited, 0.9 ms slower).
-    ann_oversample: int = 2
     ann_min_candidates: int = 400
     # Up to this many sentences, the question is matched against every sentence; above, against the
     # sentences of the candidate passages (from the dense and keyword searches) only.

@@ -264,6 +264,13 @@ class OpenIndex:
 
     # --- reading chunks and documents -----------------------------------------------------------
 
+    def documents_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """The doc id of each of these chunks (unknown ids are left out)."""
+        if not ids:
+            return {}
+        return dict(self._pool.tuples(f"SELECT id, doc_id FROM chunks WHERE id IN ({','.join('?' * len(ids))})",
+                                      list(ids)))
+
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:
             return {}

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .background import beside_encoding
 from .embedding import Embedder
 from .errors import BadRequest
 from .models import Chunk
@@ -159,14 +160,28 @@ def gather(*, index: OpenIndex, embedder: Embedder, query: str, keyword_query: s
            phrase_query: str | None = None, focus_query: str | None = None, k: int = 5,
            allowed: ChunkFilter | None = None, params: RankingParams = DEFAULT_RANKING) -> Candidates:
     """Run the dense, keyword, phrase, follow-up focus and sentence searches (see `search`)."""
-    vector = embedder.encode([query])[0]
     limit = max(params.candidates, k * params.candidates_per_k)
-    weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
+    keywords = beside_encoding(keyword_rankings, index=index, query=keyword_query or query,
+                               phrase_query=phrase_query, focus_query=focus_query, limit=limit, allowed=allowed,
+                               params=params)
+    vector = embedder.encode([query])[0]
     # the dense ranking fused is the first `limit`; the wider list gives the sentence search its candidate
     # passages when the collection is too large to match every sentence (see OpenIndex.best_sentences)
     wide = index.dense(vector, max(limit, params.sentence_candidates), allowed)
+    rankings = {"dense": wide[:limit], **keywords.result()}
+    candidates = list(dict.fromkeys(chunk_id for ranking in (wide, *rankings.values()) for chunk_id, _ in ranking))
+    by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,
+                                                          candidates=candidates)
+    return Candidates(vector, {**rankings, "sentence": by_sentence}, nearest_sentences, limit)
+
+
+def keyword_rankings(*, index: OpenIndex, query: str, phrase_query: str | None, focus_query: str | None,
+                     limit: int, allowed: ChunkFilter | None, params: RankingParams
+                     ) -> dict[str, list[tuple[int, float]]]:
+    """The keyword, phrase and follow-up focus rankings (BM25), each best first."""
+    weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
     terms = {name: keyword_terms(text or "") for name, text in
-             (("keyword", keyword_query or query), ("phrase", phrase_query), ("focus", focus_query))}
+             (("keyword", query), ("phrase", phrase_query), ("focus", focus_query))}
     frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
                                             cap=params.keyword_max_postings)
     common = frozenset(term for term, count in frequencies.items() if count >= params.keyword_max_postings)
@@ -178,13 +193,7 @@ def gather(*, index: OpenIndex, embedder: Embedder, query: str, keyword_query: s
                              weights=weights) if phrase_query else [])
     focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params, passages), limit, allowed,
                            weights=weights) if focus_query else [])
-    candidates = list(dict.fromkeys(chunk_id for ranking in (wide, keyword, phrases, focus)
-                                    for chunk_id, _ in ranking))
-    by_sentence, nearest_sentences = index.best_sentences(vector, limit * params.sentences_per_candidate, allowed,
-                                                          candidates=candidates)
-    rankings = {"dense": wide[:limit], "keyword": keyword, "phrase": phrases, "focus": focus,
-                "sentence": by_sentence}
-    return Candidates(vector, rankings, nearest_sentences, limit)
+    return {"keyword": keyword, "phrase": phrases, "focus": focus}
 
 
 def fuse(candidates: Candidates, params: RankingParams = DEFAULT_RANKING) -> dict[int, float]:
@@ -222,18 +231,19 @@ def search(
                    phrase_query=phrase_query, focus_query=focus_query, k=k,
                    allowed=filters.chunk_filter() if filters else None, params=params)
     fused = fuse(found, params)
-    cosine = dict(found.rankings["dense"])
-    missing = [chunk_id for chunk_id in fused if chunk_id not in cosine]
-    cosine.update(index.similarities(found.vector, missing))
     ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: found.limit]
-    stored = index.chunks(ordered)
+    documents = index.documents_of(ordered)
     if named_reviews:
         for chunk_id in ordered:
-            if chunk_id in stored and stored[chunk_id].chunk.doc_id in named_reviews:
+            if documents.get(chunk_id) in named_reviews:
                 fused[chunk_id] *= params.named_review_boost
         ordered.sort(key=lambda chunk_id: fused[chunk_id], reverse=True)
-    hits = diversify([Hit(stored[i], cosine[i], fused[i]) for i in ordered if i in stored and i in cosine], k,
-                     params.same_document_decay)
+    picked = diversify([(i, documents[i], fused[i]) for i in ordered if i in documents], k,
+                       params.same_document_decay)
+    stored = index.chunks(picked)  # the passages' text is read for the few picked only
+    cosine = dict(found.rankings["dense"])
+    cosine.update(index.similarities(found.vector, [chunk_id for chunk_id in picked if chunk_id not in cosine]))
+    hits = [Hit(stored[i], cosine[i], fused[i]) for i in picked if i in stored and i in cosine]
     sentence_scores = index.sentence_scores(found.vector, [hit.stored.id for hit in hits])
     for hit in hits:
         scored = sentence_scores.get(hit.stored.id)
@@ -243,16 +253,17 @@ def search(
     return Retrieval(hits, found.nearest_sentences)
 
 
-def diversify(hits: list[Hit], k: int, decay: float) -> list[Hit]:
-    """Pick k greedily, discounting each further passage from a review already picked."""
-    remaining = list(hits)
-    picked: list[Hit] = []
+def diversify(candidates: Sequence[tuple[int, str, float]], k: int, decay: float) -> list[int]:
+    """Pick k of (chunk id, doc id, score) greedily, discounting each further passage from a review already
+    picked; returns the chunk ids picked, in order."""
+    remaining = list(candidates)
+    picked: list[int] = []
     per_document: dict[str, int] = {}
     while remaining and len(picked) < k:
-        best = max(remaining, key=lambda hit: hit.fused * decay ** per_document.get(hit.stored.chunk.doc_id, 0))
+        best = max(remaining, key=lambda item: item[2] * decay ** per_document.get(item[1], 0))
         remaining.remove(best)
-        picked.append(best)
-        per_document[best.stored.chunk.doc_id] = per_document.get(best.stored.chunk.doc_id, 0) + 1
+        picked.append(best[0])
+        per_document[best[1]] = per_document.get(best[1], 0) + 1
     return picked
 
 

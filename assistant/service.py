@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .access import ANONYMOUS, Reader, hidden_from
 from .answer import Turn, compose_answer, contextualise, validate_question
-from .answerability import COVERAGE_NONE, Evidence, judge, measure
+from .answerability import COVERAGE_NONE, Evidence, count_terms, judge, measure
+from .background import beside_encoding
 from .citations import citation_for
 from .config import Settings
 from .embedding import Embedder, load_embedder
@@ -33,6 +34,15 @@ from .text import is_valid_unicode
 from .themes import Theme, load_themes
 
 FIRST_YEAR, LAST_YEAR = 1900, 2100  # the years a filter may name
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question read in the light of the conversation: what is searched, and how."""
+
+    in_context: str  # the question, with what a follow-up leaves unsaid taken from the turns before
+    expansion: Expansion  # that, with the glossary's meanings of its abbreviations and related phrases
+    focus: str | None  # a follow-up's own words (its new topic), expanded likewise; None for a first question
 
 
 class Assistant:
@@ -173,18 +183,20 @@ class Assistant:
 
     # --- asking and searching ----------------------------------------------------------------
 
-    def _retrieve(self, index: OpenIndex, question: str, history: Sequence[Turn], k: int,
-                  filters: SearchFilters | None) -> tuple[Expansion, Retrieval]:
-        """Read the question in the light of the conversation, expand it with the glossary, search."""
+    def _read(self, question: str, history: Sequence[Turn]) -> Reading:
+        """The question in the light of the conversation, expanded with the glossary."""
         glossary = load_glossary(self.settings.glossary_path)
         in_context = contextualise(question, history)
-        expansion = glossary.expand(in_context)
         focus = glossary.expand(question).keyword_text if in_context != question else None
-        named = self._review_names(index).named_in(in_context)
-        retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
-                           keyword_query=expansion.keyword_text, phrase_query=expansion.question, focus_query=focus,
-                           k=k, filters=filters, named_reviews=named, params=self.settings.ranking)
-        return expansion, retrieval
+        return Reading(in_context, glossary.expand(in_context), focus)
+
+    def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None) -> Retrieval:
+        expansion = reading.expansion
+        return search(index=index, embedder=self.embedder, query=expansion.dense_text,
+                      keyword_query=expansion.keyword_text, phrase_query=expansion.question,
+                      focus_query=reading.focus, k=k, filters=filters,
+                      named_reviews=self._review_names(index).named_in(reading.in_context),
+                      params=self.settings.ranking)
 
     def _review_names(self, index: OpenIndex) -> ReviewNames:
         cached = self._names
@@ -200,7 +212,7 @@ class Assistant:
     def hits_for(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
         """The passages an answer would be built from, in order (for benchmarks and diagnostics)."""
         ranking = self.settings.ranking
-        hits = self._retrieve(self.index(), question, history, k or self.settings.default_k, None)[1].hits
+        hits = self._retrieve(self.index(), self._read(question, history), k or self.settings.default_k, None).hits
         return merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
@@ -214,14 +226,15 @@ class Assistant:
                                   evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
         index = self.index()
         checked = self._scoped(checked, index, reader)
-        expansion, retrieval = self._retrieve(index, question, history, k, checked)
-        glossary = load_glossary(self.settings.glossary_path)
-        evidence = measure(question=expansion.dense_text, retrieval=retrieval, index=index,
-                           abbreviations=glossary.abbreviation_terms, params=self.settings.answer,
-                           hidden=checked.hidden if checked else frozenset())
+        reading = self._read(question, history)
+        counts = beside_encoding(count_terms, question=reading.expansion.dense_text, index=index,
+                                 abbreviations=load_glossary(self.settings.glossary_path).abbreviation_terms,
+                                 params=self.settings.answer, hidden=checked.hidden if checked else frozenset())
+        retrieval = self._retrieve(index, reading, k, checked)
+        evidence = measure(retrieval=retrieval, counts=counts.result(), params=self.settings.answer)
         ranking = self.settings.ranking
         hits = merge_adjacent(retrieval.hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
-        return compose_answer(question=question, searched=expansion.keyword_text, hits=hits,
+        return compose_answer(question=question, searched=reading.expansion.keyword_text, hits=hits,
                               coverage=judge(evidence, self.settings.answer), evidence=evidence,
                               cite=self._cite(base_url), params=self.settings.answer)
 
@@ -243,7 +256,7 @@ class Assistant:
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         index = self.index()
-        hits = self._retrieve(index, query, (), k, self._scoped(checked, index, reader))[1].hits
+        hits = self._retrieve(index, self._read(query, ()), k, self._scoped(checked, index, reader)).hits
         cite = self._cite(base_url)
         return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
 

@@ -148,7 +148,7 @@ class VectorSet:
             found_scores.append(scores[positions])
         return _best(found_ids, found_scores, limit)
 
-    def _located(self, ids: Sequence[int]) -> Iterable[tuple[_Part, np.ndarray]]:
+    def _located(self, ids: Sequence[int] | np.ndarray) -> Iterable[tuple[_Part, np.ndarray]]:
         """For each segment, the row positions of those of `ids` it holds alive."""
         wanted = np.unique(np.asarray(ids, dtype=np.int64))
         for part in self.parts:
@@ -169,12 +169,17 @@ class VectorSet:
                 out[identifier] = row
         return out
 
-    def scores(self, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+    def scores(self, query: np.ndarray, ids: Sequence[int] | np.ndarray) -> dict[int, float]:
         """Cosine of the query to particular ids (missing or dead ids are left out)."""
-        out: dict[int, float] = {}
-        for part, positions in self._located(ids):
-            out.update(zip(part.ids[positions].tolist(), (part.vectors[positions] @ query).tolist(), strict=True))
-        return out
+        found, scores = self.scored(query, ids)
+        return dict(zip(found.tolist(), scores.tolist(), strict=True))
+
+    def scored(self, query: np.ndarray, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`scores` as two arrays: the ids found (live), and their cosines to the query."""
+        found = [(part.ids[positions], part.vectors[positions] @ query) for part, positions in self._located(ids)]
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate([i for i, _ in found]), np.concatenate([s for _, s in found])
 
     def of_chunks(self, query: np.ndarray, chunk_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The live sentences of particular chunks, by their mapped chunk ids (only with `owners`): their
@@ -275,8 +280,12 @@ def read_ann(path: Path, *, mapped: bool = True) -> Any:
         index: Any = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0)
     except RuntimeError as exc:
         raise IndexUnavailable(f"index file {path} cannot be read ({exc}); rebuild the index") from None
-    index.parallel_mode = 1  # a question comes alone: share its lists, not the questions, among the threads
-    # (scalar-quantised indexes; a fast-scan search runs on one thread)
+    # A question comes alone: its lists, not the questions, are shared among the worker's threads (FAISS's
+    # threads are set per worker, see embedding.share_cores). For fast scan that is implementation 14:
+    # 2.4 against 3.3 ms at 500,000 passages on two threads, the same results.
+    if isinstance(index, faiss.IndexIVFFastScan):
+        index.implem = 14 if faiss.omp_get_max_threads() > 1 else 0
+    index.parallel_mode = 1
     return index
 
 
@@ -304,9 +313,9 @@ def ann_search(index: Any, passages: VectorSet, query: np.ndarray, limit: int, p
                                                  math.ceil(params.ann_min_scanned / per_list)))
     if selector is not None:
         search_params.sel = selector
-    wanted = max(limit * params.ann_oversample, params.ann_min_candidates)
+    wanted = max(limit, params.ann_min_candidates)
     _, ids = index.search(query.reshape(1, -1).astype(np.float32), min(wanted, index.ntotal), params=search_params)
     del keep_alive
-    candidates = [int(i) for i in ids[0] if i >= 0]
-    exact = passages.scores(query, candidates)
-    return sorted(exact.items(), key=lambda item: -item[1])[:limit]
+    found, scores = passages.scored(query, ids[0][ids[0] >= 0])
+    best = np.argsort(-scores, kind="stable")[:limit]
+    return list(zip(found[best].tolist(), scores[best].tolist(), strict=True))

@@ -28,7 +28,7 @@ from assistant.answer import Turn, contextualise
 from assistant.glossary import load_glossary
 from assistant.params import DEFAULT_RANKING
 from assistant.reader import StoredChunk
-from assistant.retrieval import Hit, diversify, fuse, gather, keyword_terms, review_names
+from assistant.retrieval import diversify, fuse, gather, keyword_terms, review_names
 from assistant.service import Assistant
 from assistant.text import stem
 
@@ -124,10 +124,10 @@ def figures(questions: list[Question], score: Callable[[dict[str, float]], float
     for question in questions:
         scores = [score(signals) for signals in question.signals]
         low = min(scores, default=0.0)  # diversify discounts by multiplying: keep every score positive
-        hits = [Hit(passage, signals["cos"], value - low + 1e-6)
-                for passage, signals, value in zip(question.passages, question.signals, scores, strict=True)]
-        order = diversify(hits, 10, DEFAULT_RANKING.same_document_decay)
-        rank = next((n for n, hit in enumerate(order, start=1) if hit.stored.id in question.answers), None)
+        candidates = [(passage.id, passage.chunk.doc_id, value - low + 1e-6)
+                      for passage, value in zip(question.passages, scores, strict=True)]
+        order = diversify(candidates, 10, DEFAULT_RANKING.same_document_decay)
+        rank = next((n for n, chunk_id in enumerate(order, start=1) if chunk_id in question.answers), None)
         r1 += rank == 1
         r3 += rank is not None and rank <= 3
         mrr += 1 / rank if rank else 0.0

@@ -47,10 +47,13 @@ def test_several_reviews_are_not_crowded_out(built: Assistant) -> None:
 
 def test_diversify_discounts_repeat_documents(built: Assistant) -> None:
     hits = search(index=built.index(), embedder=built.embedder, query="housing eviction", k=20).hits
-    plain = diversify(hits, 5, decay=1.0)
-    spread = diversify(hits, 5, decay=0.1)
-    assert len({h.stored.chunk.doc_id for h in spread}) >= len({h.stored.chunk.doc_id for h in plain})
-    assert len({h.stored.chunk.doc_id for h in spread}) >= 3
+    candidates = [(hit.stored.id, hit.stored.chunk.doc_id, hit.fused) for hit in hits]
+    document = {hit.stored.id: hit.stored.chunk.doc_id for hit in hits}
+    plain = diversify(candidates, 5, decay=1.0)
+    spread = diversify(candidates, 5, decay=0.1)
+    assert plain == [hit.stored.id for hit in sorted(hits, key=lambda hit: -hit.fused)[:5]]
+    assert len({document[i] for i in spread}) >= len({document[i] for i in plain})
+    assert len({document[i] for i in spread}) >= 3
 
 
 @pytest.mark.parametrize("k", [0, -1, 51, True, 2.5])

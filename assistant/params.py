@@ -50,7 +50,7 @@ class VectorParams:
     """Exact or approximate vector search, by collection size (measured with benchmarks/scale.py)."""
 
     # Up to this many passages, passages are searched exactly (about 1 ms per 10,000 on this 2-core machine);
-    # above, through an IVF index of 4-bit codes (about 2.5 ms at 500,000, on one thread).
+    # above, through an IVF index of 4-bit codes (about 1.5 ms at 500,000 on two threads, 2 ms on one).
     ann_min_passages: int = 50_000
     # IVF lists: this many per square root of the passage count (capped); a share of them is visited per
     # search. On 500,000 passages made of the benchmark collection's real sentence vectors, with its

@@ -275,7 +275,24 @@ def update_ann(path: Path, removed: np.ndarray, added: Iterable[tuple[np.ndarray
     return index
 
 
+# ANN indexes read by a server's parent process before it forks its workers (see prefork.py), by path: the
+# workers find them in the memory they inherit, shared copy-on-write, since FAISS cannot map a fast-scan
+# index as it maps the other files.
+_INHERITED: dict[str, Any] = {}
+
+
+def read_for_workers(path: Path) -> None:
+    """Read an ANN index for the worker processes about to be forked (in place of any read before)."""
+    index = read_ann(path)
+    _INHERITED.clear()
+    _INHERITED[str(path)] = index
+
+
 def read_ann(path: Path, *, mapped: bool = True) -> Any:
+    """The ANN index at `path`, for searching (`mapped`: as shared as FAISS allows) or for changing."""
+    inherited = _INHERITED.get(str(path)) if mapped else None
+    if inherited is not None:
+        return inherited
     try:
         index: Any = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mapped else 0)
     except RuntimeError as exc:

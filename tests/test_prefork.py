@@ -53,3 +53,61 @@ def test_forked_workers_answer_and_a_dead_one_is_replaced(real_index: Settings, 
             os.killpg(server.pid, signal.SIGKILL)
             pytest.fail("the server did not stop on SIGTERM")
     assert server.returncode == 0
+
+
+def test_workers_are_renewed_to_share_a_newly_published_ann_index(real_index: Settings, tmp_path: Path) -> None:
+    """A national collection's ANN index is read by the parent and inherited by the workers; a change that
+    publishes a new one brings new workers (sharing it) and retires the old ones, with no failed request."""
+    import shutil
+    from dataclasses import replace
+
+    from assistant.build import BuildOptions, scan_corpus, update_index
+    from assistant.params import DEFAULT_VECTORS
+    from assistant.service import Assistant
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(real_index.corpus_dir, corpus)
+    shutil.copytree(real_index.index_dir, tmp_path / "index")
+    settings = replace(real_index, corpus_dir=corpus, index_dir=tmp_path / "index",
+                       vectors=replace(DEFAULT_VECTORS, ann_min_passages=50, ann_probe_share=1.0))
+    assistant = Assistant(settings)
+    review = corpus / "2016-luton-child-f-scr-response.txt"
+
+    def change(paragraph: str) -> str:
+        review.write_text(review.read_text(encoding="utf-8") + f"\n\n{paragraph}\n", encoding="utf-8")
+        update_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
+                     options=BuildOptions.from_settings(settings))
+        manifest = assistant.store.read_manifest()
+        assert manifest.ann  # the index now has an ANN index, as a national collection's has
+        return manifest.ann
+
+    change("A paragraph about supervision, added later.")
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_CORPUS_DIR": str(corpus),
+           "ASSISTANT_DATA_DIR": str(tmp_path / "appdata"), "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "2"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    question = {"question": "what should I do if a family won't engage with early help"}
+    try:
+        wait_until_healthy(base, server)
+        first = children(server.pid)
+        assert len(first) == 2
+        change("Another paragraph, about health visiting, added later still.")
+        deadline = time.time() + 60
+        with httpx.Client(base_url=base, timeout=60) as client:
+            while children(server.pid) & first or len(children(server.pid)) != 2:
+                assert time.time() < deadline, "the workers were not renewed"
+                assert client.post("/api/ask", json=question).status_code == 200  # served throughout
+                time.sleep(0.2)
+            wait_until_healthy(base, server)
+            answer = client.post("/api/ask", json=question).json()
+        assert answer["found"] and answer["citations"][0]["doc_id"] == "2021-telford-wrekin-thematic-briefing-3"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail("the server did not stop on SIGTERM")
+    assert server.returncode == 0

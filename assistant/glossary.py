@@ -48,29 +48,38 @@ class Glossary:
         return frozenset(key.lower() for key in self.abbreviations if key.isalnum())
 
     @functools.cached_property
-    def _abbreviation_patterns(self) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
-        """Each abbreviation as a whole word (upper case always; any case unless listed case-sensitive)."""
-        return tuple((re.compile(rf"(?<![\w&]){re.escape(abbreviation)}(?![\w&])",
+    def _abbreviation_patterns(self) -> tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...]:
+        """Each abbreviation as a whole word (upper case always; any case unless listed case-sensitive), after
+        the lower-case text a question must hold for it to match (a quick test before the pattern's)."""
+        return tuple((abbreviation.lower(),
+                      re.compile(rf"(?<![\w&]){re.escape(abbreviation)}(?![\w&])",
                                  0 if abbreviation in self.case_sensitive else re.IGNORECASE), spelled_out)
                      for abbreviation, spelled_out in self.abbreviations.items())
 
     @functools.cached_property
-    def _synonym_patterns(self) -> tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]:
-        """Each synonym group's phrases with their whole-phrase patterns (compiled once, not per question)."""
-        return tuple(tuple((phrase, _phrase_pattern(phrase)) for phrase in group) for group in self.synonyms)
+    def _synonym_patterns(self) -> tuple[tuple[tuple[str, str, re.Pattern[str]], ...], ...]:
+        """Each synonym group's phrases with their whole-phrase patterns (compiled once, not per question), and
+        the text each pattern needs."""
+        return tuple(tuple((phrase, expand_contractions(phrase.lower()), _phrase_pattern(phrase)) for phrase in group)
+                     for group in self.synonyms)
 
     def expand(self, question: str) -> Expansion:
         meanings: list[str] = []
         related: list[str] = []
         lowered = expand_contractions(question.lower())
-        for pattern, spelled_out in self._abbreviation_patterns:
-            if pattern.search(question):
+        plain = question.lower()
+        for needle, pattern, spelled_out in self._abbreviation_patterns:
+            if needle in plain and pattern.search(question):
                 meanings += [m for m in spelled_out if m.lower() not in lowered]
         # synonyms of what the abbreviations stand for count too: WNB -> was not brought -> did not attend
         spelled = " | ".join([lowered, *meanings]).lower()
+
+        def said(needle: str, pattern: re.Pattern[str]) -> bool:
+            return needle in spelled and pattern.search(spelled) is not None
+
         for group in self._synonym_patterns:
-            if any(pattern.search(spelled) for _, pattern in group):
-                related += [phrase for phrase, pattern in group if not pattern.search(spelled)]
+            if any(said(needle, pattern) for _, needle, pattern in group):
+                related += [phrase for phrase, needle, pattern in group if not said(needle, pattern)]
         return Expansion(question, tuple(dict.fromkeys(meanings)), tuple(dict.fromkeys(related)))
 
 

@@ -191,6 +191,7 @@ class Assistant:
         return Reading(in_context, glossary.expand(in_context), focus)
 
     def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None) -> Retrieval:
+        """The passages for a question as read: best first, spread across reviews."""
         expansion = reading.expansion
         return search(index=index, embedder=self.embedder, query=expansion.dense_text,
                       keyword_query=expansion.keyword_text, phrase_query=expansion.question,

@@ -15,6 +15,7 @@ the server's processes, with RSS beside it. `--keep DIR` keeps (and reuses) the 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -225,7 +226,11 @@ def main() -> None:
             result["question_encode_ms_torch"] = round((time.perf_counter() - started) / len(questions) * 1000, 1)
         say(f"encoding: {result['encode_sentences_per_s']} sentences per second")
 
+        version = index.manifest.version
         if not options.skip_serving:
+            # PSS splits a page among the processes mapping it: this process lets go of the index first
+            del index, assistant
+            gc.collect()
             sample = questions[:10]
             one = serving_memory(settings, 1, sample)
             many = serving_memory(settings, options.workers, sample)
@@ -233,7 +238,7 @@ def main() -> None:
                        "rss_mb_1_worker_rss": round(one[1]), f"rss_mb_{options.workers}_workers_rss": round(many[1])}
             say(f"serving memory (PSS): 1 worker {one[0]:.0f} MB, {options.workers} workers {many[0]:.0f} MB "
                 f"({many[0] / one[0]:.2f}x); RSS {one[1]:.0f} / {many[1]:.0f} MB")
-        on_disk = sum(f.stat().st_size for f in (index_dir / "versions" / index.manifest.version).iterdir())
+        on_disk = sum(f.stat().st_size for f in (index_dir / "versions" / version).iterdir())
         result["on_disk_mb"] = round(on_disk / 1e6)
     finally:
         if options.keep is None:

@@ -8,11 +8,12 @@ the index itself and serves with uvicorn on the shared socket. Their model pages
 Used for ONNX only: PyTorch's thread pools must not be forked.
 
 A national collection's ANN index cannot be memory-mapped (see vectors.py), so the parent reads it before
-forking and the workers inherit it, shared. When a change publishes a version with a new ANN index, the
-parent reads that one, forks a new set of workers and tells the old ones to stop: they stop taking
-connections, finish the requests they hold and exit. (Each worker also picks up a new version by itself
-within a second, so none is ever served stale; it then holds its own copy of the new ANN index until it is
-replaced.)
+forking and the workers inherit it, shared. When a change publishes a version with an ANN index, the parent
+opens it as a worker would and, if it opens, forks a new set of workers sharing its ANN index and tells the
+old ones to stop: they stop taking connections, finish the requests they hold and exit. A version that does
+not open is left to the workers, which keep serving the one before. (Each worker also picks up a new version
+by itself within a second, so none is ever served stale; until it is replaced it holds its own copy of the
+new ANN index.)
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from types import FrameType
 from .config import Settings
 from .embedding import Embedder
 from .errors import AssistantError
-from .store import IndexStore
-from .vectors import read_for_workers
+from .service import Assistant
+from .vectors import keep_for_workers
 
 RESTART_PAUSE = 1.0  # seconds between replacing workers that keep dying
-POLL_SECONDS = 0.5  # how often the parent looks for dead workers and a newly published ANN index
+POLL_SECONDS = 0.5  # how often the parent looks for dead workers and a newly published version
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -45,26 +46,24 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def shared_ann(store: IndexStore) -> str | None:
-    """Read the published version's ANN index here, so that the workers forked next share it (see
-    vectors.py); returns that ANN file's name (None when the version has none, or it cannot be read)."""
+def share_published(assistant: Assistant) -> bool:
+    """Open the published version here, as a worker would, and do what a worker does first with it (read
+    its ANN index, gather its reviews' names), so that the workers forked next share all that (see
+    vectors.py). False when it cannot be opened (it is reported) or has no ANN index."""
     try:
-        manifest = store.read_manifest()
-        if not manifest.ann:
-            return None
-        read_for_workers(store.versions_dir / manifest.version / manifest.ann)
-        return manifest.ann
-    except AssistantError as error:  # each worker reads its own, and reports what is wrong
-        print(f"the ANN index is not shared: {error.message}", file=sys.stderr)
-        return None
-
-
-def published_ann(store: IndexStore) -> str | None:
-    """The ANN file of the published version (None without one)."""
+        index = assistant.store.open(model=assistant.model_name, vectors=assistant.settings.vectors,
+                                     connections=1)
+    except AssistantError as error:
+        print(f"the published index cannot be opened: {error.message}", file=sys.stderr)
+        return False
     try:
-        return store.read_manifest().ann or None
-    except AssistantError:
-        return None
+        assistant.prepare(index)
+    finally:
+        index.close()  # no SQLite connection may cross a fork
+    if index.ann is None:
+        return False
+    keep_for_workers(index.directory / index.manifest.ann, index.ann)
+    return True
 
 
 def serve_forked(settings: Settings, embedder: Embedder) -> None:
@@ -72,12 +71,15 @@ def serve_forked(settings: Settings, embedder: Embedder) -> None:
     all of them when a version with a new ANN index is published (so that they share it)."""
     import uvicorn
 
-    from .api import create_app  # imported before forking, so the workers share it
+    from .api import create_app
     from .http import SERVER_OPTIONS
-    from .service import Assistant
 
     sock = bind(settings.host, settings.port)
-    store = IndexStore(settings.index_dir, chunking=settings.chunking)
+    # built here, so that the workers share it: nothing in it is opened or started before a worker's
+    # lifespan runs (the index is opened, and watched, by each worker; the app database per operation)
+    assistant = Assistant(settings, embedder=embedder)
+    app = create_app(settings, assistant=assistant)
+    store = assistant.store
     workers: set[int] = set()
     retiring: set[int] = set()  # told to stop: they finish the requests they hold, then exit
     stopping = False
@@ -91,7 +93,6 @@ def serve_forked(settings: Settings, embedder: Embedder) -> None:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            app = create_app(settings, assistant=Assistant(settings, embedder=embedder))
             uvicorn.Server(uvicorn.Config(app, **SERVER_OPTIONS)).run(sockets=[sock])
         except BaseException:  # noqa: BLE001 - a worker reports and exits; the parent replaces it
             code = 1
@@ -112,16 +113,16 @@ def serve_forked(settings: Settings, embedder: Embedder) -> None:
         stopping = True
         retire(set(workers))
 
-    def start_all() -> str | None:
-        shared = shared_ann(store)
+    def start_all() -> None:
         gc.freeze()  # what is loaded so far is never scanned by the collector, so its pages stay shared
         for _ in range(settings.workers):
             start()
-        return shared
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    shared = start_all()
+    forked_for = store.current_version()  # the version the workers were forked to serve
+    share_published(assistant)
+    start_all()
     while workers or retiring:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -135,11 +136,12 @@ def serve_forked(settings: Settings, embedder: Embedder) -> None:
                 print(f"worker {pid} stopped; starting another", file=sys.stderr)
                 time.sleep(RESTART_PAUSE)
                 start()
-        else:
+        elif stopping or store.current_version() == forked_for:
             time.sleep(POLL_SECONDS)
-            published = None if stopping else published_ann(store)
-            if published is not None and published != shared:  # new workers share the new index
+        else:  # a new version: with a new ANN index that opens, new workers share it and the old ones go
+            forked_for = store.current_version()
+            if share_published(assistant):
                 old = set(workers)
-                shared = start_all()
+                start_all()
                 retire(old)
     sock.close()

@@ -199,6 +199,11 @@ class Assistant:
                       named_reviews=self._review_names(index).named_in(reading.in_context),
                       params=self.settings.ranking)
 
+    def prepare(self, index: OpenIndex) -> None:
+        """Do now what the first question on this version would: gather its reviews' names and compile
+        their matcher (a server's parent does it before forking, so that the workers share them)."""
+        self._review_names(index).named_in("")
+
     def _review_names(self, index: OpenIndex) -> ReviewNames:
         cached = self._names
         if cached is None or cached[0] != index.manifest.version:

@@ -281,9 +281,9 @@ def update_ann(path: Path, removed: np.ndarray, added: Iterable[tuple[np.ndarray
 _INHERITED: dict[str, Any] = {}
 
 
-def read_for_workers(path: Path) -> None:
-    """Read an ANN index for the worker processes about to be forked (in place of any read before)."""
-    index = read_ann(path)
+def keep_for_workers(path: Path, index: Any) -> None:
+    """Keep an ANN index read from `path` for the worker processes about to be forked (in place of any kept
+    before)."""
     _INHERITED.clear()
     _INHERITED[str(path)] = index
 

@@ -103,6 +103,26 @@ def test_workers_are_renewed_to_share_a_newly_published_ann_index(real_index: Se
             wait_until_healthy(base, server)
             answer = client.post("/api/ask", json=question).json()
         assert answer["found"] and answer["citations"][0]["doc_id"] == "2021-telford-wrekin-thematic-briefing-3"
+
+        # a version whose ANN index is damaged: the workers are not renewed into it, and keep answering
+        renewed = children(server.pid)
+        elsewhere = tmp_path / "elsewhere"
+        shutil.copytree(settings.index_dir, elsewhere)
+        store = Assistant(replace(settings, index_dir=elsewhere), embedder=assistant.embedder).store
+        review.write_text(review.read_text(encoding="utf-8") + "\n\nA third paragraph.\n", encoding="utf-8")
+        update_index(files=scan_corpus(corpus), store=store, embedder=assistant.embedder,
+                     options=BuildOptions.from_settings(settings))
+        damaged = store.read_manifest()
+        ann = elsewhere / "versions" / damaged.version / damaged.ann
+        data = bytearray(ann.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        ann.write_bytes(bytes(data))
+        shutil.copytree(elsewhere / "versions" / damaged.version, settings.index_dir / "versions" / damaged.version)
+        (settings.index_dir / ".CURRENT.test").write_text(damaged.version, encoding="utf-8")
+        os.replace(settings.index_dir / ".CURRENT.test", settings.index_dir / "CURRENT")
+        time.sleep(3)  # six of the parent's looks, and three of each worker's
+        assert children(server.pid) == renewed
+        assert httpx.post(base + "/api/ask", json=question, timeout=60).status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -111,3 +131,4 @@ def test_workers_are_renewed_to_share_a_newly_published_ann_index(real_index: Se
             os.killpg(server.pid, signal.SIGKILL)
             pytest.fail("the server did not stop on SIGTERM")
     assert server.returncode == 0
+    assert b"cannot be opened" in (server.stderr.read() if server.stderr else b"")

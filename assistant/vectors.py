@@ -10,9 +10,10 @@ segment until the next full build; their ids are listed in the index's `dead_vec
 
 Passages are searched exactly (one matrix product per segment) up to `VectorParams.ann_min_passages`;
 above, through an IVF index of 4-bit product-quantisation codes scanned with FAISS's SIMD "fast scan"
-(`ann-<version>.faiss`), whose candidates are then scored exactly from the mapped vectors. That index is
-read into each worker's memory (about 60 MB at 500,000 passages: FAISS cannot map fast-scan lists); indexes
-written by earlier versions (8-bit scalar quantisation, memory-mapped) are still read and updated.
+(`ann-<version>.faiss`), whose candidates are then scored exactly from the mapped vectors. FAISS cannot
+map fast-scan lists, so that index is read into memory (about 60 MB at 500,000 passages); a server's forked
+workers inherit their parent's copy (see prefork.py). Indexes written by earlier versions (8-bit scalar
+quantisation, memory-mapped) are still read and updated.
 """
 
 from __future__ import annotations

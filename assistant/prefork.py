@@ -53,13 +53,13 @@ def share_published(assistant: Assistant) -> bool:
     try:
         index = assistant.store.open(model=assistant.model_name, vectors=assistant.settings.vectors,
                                      connections=1)
+        try:
+            assistant.prepare(index)
+        finally:
+            index.close()  # no SQLite connection may cross a fork
     except AssistantError as error:
         print(f"the published index cannot be opened: {error.message}", file=sys.stderr)
         return False
-    try:
-        assistant.prepare(index)
-    finally:
-        index.close()  # no SQLite connection may cross a fork
     if index.ann is None:
         return False
     keep_for_workers(index.directory / index.manifest.ann, index.ann)

@@ -183,7 +183,7 @@ class Assistant:
 
     # --- asking and searching ----------------------------------------------------------------
 
-    def _read(self, question: str, history: Sequence[Turn]) -> Reading:
+    def read(self, question: str, history: Sequence[Turn] = ()) -> Reading:
         """The question in the light of the conversation, expanded with the glossary."""
         glossary = load_glossary(self.settings.glossary_path)
         in_context = contextualise(question, history)
@@ -218,7 +218,7 @@ class Assistant:
     def hits_for(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
         """The passages an answer would be built from, in order (for benchmarks and diagnostics)."""
         ranking = self.settings.ranking
-        hits = self._retrieve(self.index(), self._read(question, history), k or self.settings.default_k, None).hits
+        hits = self._retrieve(self.index(), self.read(question, history), k or self.settings.default_k, None).hits
         return merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
@@ -232,7 +232,7 @@ class Assistant:
                                   evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
         index = self.index()
         checked = self._scoped(checked, index, reader)
-        reading = self._read(question, history)
+        reading = self.read(question, history)
         counts = beside_encoding(count_terms, question=reading.expansion.dense_text, index=index,
                                  abbreviations=load_glossary(self.settings.glossary_path).abbreviation_terms,
                                  params=self.settings.answer, hidden=checked.hidden if checked else frozenset())
@@ -262,7 +262,7 @@ class Assistant:
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         index = self.index()
-        hits = self._retrieve(index, self._read(query, ()), k, self._scoped(checked, index, reader)).hits
+        hits = self._retrieve(index, self.read(query), k, self._scoped(checked, index, reader)).hits
         cite = self._cite(base_url)
         return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
 

@@ -24,7 +24,7 @@ import numpy as np
 from collection import Case, collection_assistant, collection_cases, seed_cases
 from common import normalise
 
-from assistant.answer import Turn, contextualise
+from assistant.answer import Turn
 from assistant.glossary import load_glossary
 from assistant.params import DEFAULT_RANKING
 from assistant.reader import StoredChunk
@@ -55,13 +55,11 @@ def describe(assistant: Assistant, case: Case) -> Question:
     index = assistant.index()
     params = assistant.settings.ranking
     glossary = load_glossary(assistant.settings.glossary_path)
-    history = [Turn(turn) for turn in case.history]
-    in_context = contextualise(case.question, history)
-    expansion = glossary.expand(in_context)
+    reading = assistant.read(case.question, [Turn(turn) for turn in case.history])  # as the service reads it
+    in_context, expansion = reading.in_context, reading.expansion
     found = gather(index=index, embedder=assistant.embedder, query=expansion.dense_text,
                    keyword_query=expansion.keyword_text, phrase_query=expansion.question,
-                   focus_query=glossary.expand(case.question).keyword_text if in_context != case.question else None,
-                   params=params)
+                   focus_query=reading.focus, params=params)
     fused = fuse(found, params)
     pool = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:found.limit]
     cosine = index.similarities(found.vector, pool)

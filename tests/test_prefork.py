@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,16 +23,32 @@ def children(pid: int) -> set[int]:
     return set(child_pids(pid))
 
 
-def test_forked_workers_answer_and_a_dead_one_is_replaced(real_index: Settings, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def two_forked_workers(settings: Settings, data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`assistant serve --workers 2` on the settings' index, healthy; stopped with SIGTERM on leaving (it must
+    exit 0). Yields the server process and its base URL."""
     port = free_port()
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(real_index.index_dir),
-           "ASSISTANT_CORPUS_DIR": str(real_index.corpus_dir), "ASSISTANT_DATA_DIR": str(tmp_path / "appdata"),
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+           "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir), "ASSISTANT_DATA_DIR": str(data_dir),
            "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "2"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base, server)
+        yield server, base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail("the server did not stop on SIGTERM")
+    assert server.returncode == 0
+
+
+def test_forked_workers_answer_and_a_dead_one_is_replaced(real_index: Settings, tmp_path: Path) -> None:
+    with two_forked_workers(real_index, tmp_path / "appdata") as (server, base):
         workers = children(server.pid)
         assert len(workers) == 2
         question = {"question": "what should I do if a family won't engage with early help"}
@@ -45,14 +63,6 @@ def test_forked_workers_answer_and_a_dead_one_is_replaced(real_index: Settings, 
             time.sleep(0.5)
         wait_until_healthy(base, server)
         assert httpx.post(base + "/api/ask", json=question, timeout=60).status_code == 200
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail("the server did not stop on SIGTERM")
-    assert server.returncode == 0
 
 
 def test_workers_are_renewed_to_share_a_newly_published_ann_index(real_index: Settings, tmp_path: Path) -> None:
@@ -73,24 +83,15 @@ def test_workers_are_renewed_to_share_a_newly_published_ann_index(real_index: Se
     assistant = Assistant(settings)
     review = corpus / "2016-luton-child-f-scr-response.txt"
 
-    def change(paragraph: str) -> str:
+    def change(paragraph: str) -> None:
         review.write_text(review.read_text(encoding="utf-8") + f"\n\n{paragraph}\n", encoding="utf-8")
         update_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
                      options=BuildOptions.from_settings(settings))
-        manifest = assistant.store.read_manifest()
-        assert manifest.ann  # the index now has an ANN index, as a national collection's has
-        return manifest.ann
+        assert assistant.store.read_manifest().ann  # the index has an ANN index, as a national collection's has
 
     change("A paragraph about supervision, added later.")
-    port = free_port()
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_CORPUS_DIR": str(corpus),
-           "ASSISTANT_DATA_DIR": str(tmp_path / "appdata"), "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     question = {"question": "what should I do if a family won't engage with early help"}
-    try:
-        wait_until_healthy(base, server)
+    with two_forked_workers(settings, tmp_path / "appdata") as (server, base):
         first = children(server.pid)
         assert len(first) == 2
         change("Another paragraph, about health visiting, added later still.")
@@ -123,12 +124,4 @@ def test_workers_are_renewed_to_share_a_newly_published_ann_index(real_index: Se
         time.sleep(3)  # six of the parent's looks, and three of each worker's
         assert children(server.pid) == renewed
         assert httpx.post(base + "/api/ask", json=question, timeout=60).status_code == 200
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail("the server did not stop on SIGTERM")
-    assert server.returncode == 0
     assert b"cannot be opened" in (server.stderr.read() if server.stderr else b"")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,22 +68,24 @@ class ConnectionPool:
             self.close()
             raise IndexUnavailable(f"index file {path} cannot be read ({exc}); rebuild the index") from None
 
-    def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    @contextlib.contextmanager
+    def _lent(self) -> Iterator[sqlite3.Connection]:
         connection = self._idle.get()
         try:
-            return connection.execute(sql, parameters).fetchall()
+            yield connection
         finally:
             self._idle.put(connection)
 
+    def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lent() as connection:
+            return connection.execute(sql, parameters).fetchall()
+
     def tuples(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as plain tuples (no sqlite3.Row per row: for long lists of ids)."""
-        connection = self._idle.get()
-        try:
+        with self._lent() as connection:
             cursor = connection.cursor()
             cursor.row_factory = None
             return cursor.execute(sql, parameters).fetchall()
-        finally:
-            self._idle.put(connection)
 
     def close(self) -> None:
         for connection in self._all:

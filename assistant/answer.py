@@ -10,7 +10,8 @@ from .answerability import COVERAGE_DIRECT, COVERAGE_NONE, COVERAGE_RELATED, Evi
 from .errors import BadRequest
 from .models import Answer, Citation
 from .params import DEFAULT_ANSWER, AnswerParams
-from .retrieval import Hit, keyword_terms
+from .retrieval import Hit
+from .terms import keyword_terms
 from .text import (
     ends_sentence,
     sentence_spans,

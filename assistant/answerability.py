@@ -19,13 +19,11 @@ The weights are fitted on the tuning questions (benchmarks/collection.py --fit) 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from .params import AnswerParams
-from .reader import OpenIndex
-from .retrieval import Hit, Retrieval, keyword_terms
-from .text import stem
+from .retrieval import Retrieval
+from .terms import TermCounts, best_share
 
 COVERAGE_DIRECT = "direct"
 COVERAGE_RELATED = "related"
@@ -46,33 +44,6 @@ class Evidence:
         return self.best, self.margin, self.coverage, self.unknown
 
 
-def content_terms(question: str, abbreviations: frozenset[str]) -> list[str]:
-    """The question's content words, without the abbreviations the glossary spells out (those are
-    searched by their meaning, so their own letters say nothing about coverage)."""
-    return [term for term in keyword_terms(question) if term not in abbreviations]
-
-
-@dataclass(frozen=True)
-class TermCounts:
-    """A question's content words and how many passages (of those the reader may see) hold each."""
-
-    terms: list[str]
-    passages: int
-    frequencies: dict[str, int]
-
-
-def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str], params: AnswerParams,
-                hidden: frozenset[str] = frozenset()) -> TermCounts:
-    """The counts `measure` weighs the question's words by (no vector needed: run beside the encoding).
-    Word rarity is counted over the reviews not `hidden` from the reader, so that it never tells whether a
-    word occurs in a review they may not see."""
-    terms = content_terms(question, abbreviations)
-    if not terms:
-        return TermCounts([], 0, {})
-    return TermCounts(terms, max(index.passage_count(hidden), 1),
-                      index.passage_frequencies(terms, cap=params.frequency_cap, hidden=hidden))
-
-
 def measure(*, retrieval: Retrieval, counts: TermCounts, params: AnswerParams) -> Evidence:
     """The four measures for a question (with its abbreviations spelled out, counted by `count_terms`) and
     what retrieval found."""
@@ -83,27 +54,12 @@ def measure(*, retrieval: Retrieval, counts: TermCounts, params: AnswerParams) -
     terms, frequencies = counts.terms, counts.frequencies
     if not terms:
         return Evidence(best, best - background, 0.0, 0.0)
-    weight = {term: math.log((counts.passages + 1) / (frequencies[term] + 0.5)) for term in terms}
-    known = [term for term in terms if frequencies[term] > 0]
+    weight = counts.rarity()
     # Only whole words count as unknown: short tokens and codes ('yr', 'PEX', '2yo') are shorthand, not topics.
     worded = [term for term in terms if len(term) >= 4 and term.isalpha()]
     absent = sum(weight[t] for t in worded if frequencies[t] == 0) / max(sum(weight[t] for t in worded), 1e-9)
-    return Evidence(best, best - background, passage_coverage(known, weight, top), absent)
-
-
-def passage_coverage(terms: Sequence[str], weight: dict[str, float], hits: Sequence[Hit]) -> float:
-    """The largest rarity-weighted share of `terms` that one passage (with its section title) holds."""
-    if not terms:
-        return 0.0
-    stems = {term: stem(term) for term in terms}
-    total = sum(weight[term] for term in terms)
-    best = 0.0
-    for hit in hits:
-        chunk = hit.stored.chunk
-        # split into words exactly as the question's terms are (keyword_terms), so both sides stem alike
-        present = {stem(word) for word in keyword_terms(f"{chunk.section or ''} {chunk.text}")}
-        best = max(best, sum(weight[t] for t in terms if stems[t] in present) / total)
-    return best
+    coverage = best_share(counts, (f"{hit.stored.chunk.section or ''} {hit.stored.chunk.text}" for hit in top))
+    return Evidence(best, best - background, coverage, absent)
 
 
 def probability(evidence: Evidence, params: AnswerParams) -> float:

@@ -250,6 +250,7 @@ def _write_version(
         loaded = [found for doc_id, path in batch
                   if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress))]
         return embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, cache=cache,
+                               whole_passages=options.chunking.passage_vector == "text",
                                report=report, progress=progress)
 
     batches = _batches(progress(to_load, len(to_load), "Indexing"), options.stream_documents)
@@ -311,6 +312,12 @@ def _open_previous(store: IndexStore, model: str, *, required: bool) -> Publishe
         return None  # another model, chunking or a damaged file: everything is rebuilt
 
 
+def passage_text(title: str, chunk: Chunk) -> str:
+    """A passage as embedded whole: what it is from, then what it says."""
+    heading = f"{title}. {chunk.section}" if chunk.section and chunk.section != title else title
+    return f"{heading}\n{chunk.text}"
+
+
 def sentence_text(chunk_text: str, span: tuple[int, int]) -> str:
     """A sentence as embedded: without the paragraph number or list marker in front ("5.12", "(a)"), which
     say where it is, not what it says."""
@@ -326,23 +333,28 @@ def embed_documents(
     cache: EmbeddingCache | None = None,
     report: BuildReport | None = None,
     progress: Progress = no_progress,
+    whole_passages: bool = True,
 ) -> list[EmbeddedDocument]:
     """Embed every sentence (and each distinct section title) once; tag each chunk with its themes.
 
-    A chunk's vector is the mean of its sentences' vectors and its section title's, so one pass over the
-    text gives both the passage-level and the sentence-level index (encoding whole chunks as well would
-    double the cost, and ranked no better on benchmarks/questions.json). Documents found in `cache` are not
+    With `whole_passages`, a chunk's vector is the encoding of the whole passage with its review's title and
+    section in front (`passage_text`); otherwise the mean of its sentences' vectors and its section title's
+    (half the encoding, but it ranked worse on real web pages). Documents found in `cache` are not
     embedded again; the others are saved to it; `report.embedded_chunks` counts what the model embedded.
     """
     spans = [[sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks] for _, chunks in loaded]
     cached = [cache.get(document.content_hash, len(chunks), sum(len(s) for s in doc_spans)) if cache else None
               for (document, chunks), doc_spans in zip(loaded, spans, strict=True)]
     fresh = [i for i, found in enumerate(cached) if found is None]
-    sections = sorted({chunk.section for i in fresh for chunk in loaded[i][1] if chunk.section})
+    sections = [] if whole_passages else sorted({chunk.section for i in fresh for chunk in loaded[i][1]
+                                                  if chunk.section})
     texts = [sentence_text(chunk.text, span) for i in fresh
              for chunk, chunk_spans in zip(loaded[i][1], spans[i], strict=True) for span in chunk_spans]
-    flat = _encode_all([*texts, *sections], embedder, batch_size=batch_size, progress=progress)
-    section_vectors = dict(zip(sections, flat[len(texts):], strict=True))
+    whole = [passage_text(loaded[i][0].meta.title, chunk) for i in fresh for chunk in loaded[i][1]
+             ] if whole_passages else []
+    flat = _encode_all([*texts, *sections, *whole], embedder, batch_size=batch_size, progress=progress)
+    section_vectors = dict(zip(sections, flat[len(texts):len(texts) + len(sections)], strict=True))
+    passage_vectors = iter(flat[len(texts) + len(sections):])
     out: list[EmbeddedDocument] = []
     offset = 0
     for (document, chunks), doc_spans, found in zip(loaded, spans, cached, strict=True):
@@ -355,6 +367,9 @@ def embed_documents(
                 own = flat[offset:offset + len(chunk_spans)]
                 offset += len(chunk_spans)
                 sentence_vectors.append(own)
+                if whole_passages:
+                    chunk_vectors.append(next(passage_vectors))
+                    continue
                 parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
                 mean = np.concatenate(parts).mean(axis=0)
                 chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))

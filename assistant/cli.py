@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import AssistantError, BadRequest
 from .manifest import verify_files
 from .models import Answer, Citation
+from .retrieval import check_k
 from .service import Assistant
 
 T = TypeVar("T")
@@ -214,6 +215,41 @@ def ask(question: str, as_json: bool, k: int | None, **flags: Any) -> None:
     click.echo(answer.answer + "\n")
     for citation in answer.citations:
         _print_citation(citation)
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="Passages cited per answer.")
+@location_options
+def eval_command(questions: Path, as_json: bool, k: int, **flags: Any) -> None:
+    """Check answers on your own questions: R@1, R@3, MRR, refusals and misses, beside a plain baseline.
+
+    QUESTIONS is a JSON file {"questions": [{"id", "q", "gold": ["a phrase the answer passage holds"]}]};
+    "gold": "none" marks a question the reviews do not answer, which should be refused.
+    """
+    from .evaluation import compare, load_questions
+
+    check_k(k)
+    results = compare(Assistant(settings_from(**flags)), load_questions(questions), k=k, reader=OPERATOR)
+    if as_json:
+        click.echo(json.dumps({name: scores.as_dict() for name, scores in results.items()}, indent=2,
+                              ensure_ascii=False))
+        return
+    for name, scores in results.items():
+        label = "assistant" if name == "assistant" else "plain baseline"
+        click.echo(f"{label:15s} {scores.line()}")
+    misses = results["assistant"].misses
+    if misses:
+        click.echo(f"\n{len(misses)} questions not answered first from a passage holding a gold phrase, or "
+                   "answered though no review answers them:")
+    for miss in misses:
+        where = "not in the passages cited" if miss.rank is None else f"cited at {miss.rank}"
+        if miss.question.gold is None:
+            outcome = "answered, should be refused"
+        else:
+            outcome = where + ("" if miss.answered else "; refused")
+        click.echo(f"- {miss.question.id}: {miss.question.q}\n    {outcome}; first citation {miss.top or 'none'}")
 
 
 @cli.command("search")

@@ -11,6 +11,7 @@ folder records the refusal and the PyTorch encoder is used.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import numpy as np
 from .errors import ModelUnavailable
 
 MIN_AGREEMENT = 0.99
-EXPORT_VERSION = "1"  # bump when the export below changes
+EXPORT_VERSION = "2"  # bump when the export below changes
 PROBES = (
     "What should I do if a family won't engage with early help?",
     "The health visitor saw the baby twice before the injury was found.",
@@ -115,14 +116,18 @@ def export(model: Any, folder: Path, *, quantised: bool) -> None:
         raise ModelUnavailable(f"only mean-pooled sentence-transformers models are exported to ONNX, not {kinds}")
     transformer = modules[0].auto_model.eval()
 
+    sample = modules[0].tokenizer(list(PROBES[:2]), padding=True, return_tensors="pt")
+    # the inputs this architecture takes: MPNet and XLM-R have no token types, BERT-style models do
+    accepted = inspect.signature(transformer.forward).parameters
+    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample and name in accepted]
+
     class Hidden(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = transformer
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, *inputs: Any) -> Any:
+            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     staging = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
@@ -130,8 +135,6 @@ def export(model: Any, folder: Path, *, quantised: bool) -> None:
         modules[0].tokenizer.save_pretrained(str(staging / "tokenizer"))
         shutil.move(str(staging / "tokenizer" / "tokenizer.json"), staging / "tokenizer.json")
         shutil.rmtree(staging / "tokenizer")
-        sample = modules[0].tokenizer(list(PROBES[:2]), padding=True, return_tensors="pt")
-        names = ["input_ids", "attention_mask", "token_type_ids"]
         axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]}
         with torch.no_grad():
             torch.onnx.export(Hidden(), tuple(sample[name] for name in names), str(staging / "full.onnx"),

@@ -42,6 +42,9 @@ class ChunkingParams:
     max_words: int = 170
     # A stub shorter than this (a signature, a date) folds into the passage before it.
     min_words: int = 25
+    # A passage's vector: "text" encodes the passage whole with its review's title and section in front (as
+    # the plain baseline does); "sentences" averages its sentences' vectors and its section title's.
+    passage_vector: str = "text"
     pdf: PdfLayoutParams = field(default_factory=PdfLayoutParams)
 
 
@@ -80,8 +83,6 @@ class VectorParams:
 class RankingParams:
     """Hybrid retrieval: how the rankings are fused, diversified and merged."""
 
-    # Reciprocal rank fusion constant: small, so the first places of each ranking dominate.
-    rrf_k: int = 5
     # Candidates taken from each ranking before fusion (at least candidates_per_k * k).
     candidates: int = 50
     candidates_per_k: int = 4
@@ -91,20 +92,25 @@ class RankingParams:
     # of this many passages nearest in meaning (collection.py --approximate sentences: held-out R@1, R@3 and
     # refusals unchanged, MRR 0.680 against 0.682).
     sentence_candidates: int = 300
-    # Each further passage from a review already picked counts this much less (spreads across reviews).
-    same_document_decay: float = 0.85
-    # Weights in the fusion of the passage-vector ranking and the BM25 ranking over any of the question's words.
+    # A passage's score: its cosine (times dense_weight), plus its closest sentence's cosine, plus each keyword
+    # ranking's BM25 score as a share of that ranking's best, plus the rarity-weighted share of the question's
+    # words it holds with its review's title and section, each times its weight. Fitted on one real-world set
+    # (benchmarks/realworld.py, pairwise logistic regression, rounded), checked on two others.
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
-    # Weight of the ranking of passages holding pairs of the question's own words close together.
-    phrase_weight: float = 1.0
-    # Weight of the ranking of passages by their single closest sentence.
-    sentence_weight: float = 1.0
+    sentence_weight: float = 0.5
+    keyword_weight: float = 0.2
+    # ... BM25 over pairs of the question's own neighbouring words, and (for a follow-up) over its latest turn.
+    phrase_weight: float = 0.1
+    focus_weight: float = 0.2
+    coverage_weight: float = 0.2
+    # The best this many passages by the first score are scored again with their exact closest sentence and
+    # the words they hold (their text is read for that; the rest is never read).
+    rescored: int = 30
     # Passages of a review the question names ("in Luton", "Child N") count this many times more.
     named_review_boost: float = 2.0
-    # Adjacent passages of one section that both rank in the top merge_within are cited as one.
-    merge_within: int = 5
-    merge_max_words: int = 200
+    # A passage is cited with its better neighbour when both were candidates and together they hold at most
+    # this many words (0: passages are cited alone).
+    context_max_words: int = 220
     # BM25 weights of the FTS5 columns: a word in the section title counts most, then the passage text.
     bm25_title_weight: float = 0.5
     bm25_section_weight: float = 2.0

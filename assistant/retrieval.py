@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,18 +16,8 @@ from .errors import BadRequest
 from .models import Chunk
 from .params import DEFAULT_RANKING, RankingParams
 from .reader import ChunkFilter, OpenIndex, StoredChunk
+from .terms import TermCounts, content_words, keyword_terms
 from .text import paragraph_span
-
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between
-both but by can could did do does doing don down during each few for from further had has have having he her
-here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-now of off on once only or other our ours ourselves out over own same she should so some such than that the
-their theirs them themselves then there these they this those through to too under until up very was we
-were what when where which while who whom why will with would you your yours yourself yourselves
-anything something someone anyone thing things get got make made need needs want tell told know say
-ought must might may shall us let lets i'm i've it's what's
-""".split())
 
 
 @dataclass(frozen=True)
@@ -92,17 +82,8 @@ class Retrieval:
     hits: list[Hit]
     # Cosines of the sentences nearest the question across the (filtered) collection, best first.
     nearest_sentences: list[float]
-
-
-def content_words(text: str) -> list[str]:
-    """The words of a query that carry its content, lower-cased, in order (repeats kept)."""
-    words = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
-    return [word for word in words if word not in STOPWORDS and len(word) > 1]
-
-
-def keyword_terms(text: str) -> list[str]:
-    """The content words of a query, lower-cased and de-duplicated, in order."""
-    return list(dict.fromkeys(content_words(text)))
+    vector: np.ndarray | None = None  # the embedded query
+    scores: dict[int, float] = field(default_factory=dict)  # every candidate passage's score, by chunk id
 
 
 def fts_pairs_expression(text: str, common: frozenset[str] = frozenset(), *, strict: bool = False) -> str:
@@ -196,15 +177,19 @@ def keyword_rankings(*, index: OpenIndex, query: str, phrase_query: str | None, 
     return {"keyword": keyword, "phrase": phrases, "focus": focus}
 
 
-def fuse(candidates: Candidates, params: RankingParams = DEFAULT_RANKING) -> dict[int, float]:
-    """Reciprocal-rank fusion of the rankings, each with its weight."""
-    weights = {"dense": params.dense_weight, "keyword": params.keyword_weight, "phrase": params.phrase_weight,
-               "focus": 1.0, "sentence": params.sentence_weight}
-    fused: dict[int, float] = {}
-    for name, ranking in candidates.rankings.items():
-        for rank, (chunk_id, _) in enumerate(ranking):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weights[name] / (params.rrf_k + rank + 1)
-    return fused
+def keyword_scores(candidates: Candidates, params: RankingParams = DEFAULT_RANKING) -> dict[int, float]:
+    """Each keyword ranking's BM25 score as a share of that ranking's best, weighted and summed per passage:
+    a keyword match counts by how strong it is, not by its place (a weak first place in one list no longer
+    counts as much as a strong first place in another)."""
+    scores: dict[int, float] = {}
+    for name, weight in (("keyword", params.keyword_weight), ("phrase", params.phrase_weight),
+                         ("focus", params.focus_weight)):
+        ranking = candidates.rankings.get(name, [])
+        best = max((value for _, value in ranking), default=0.0)
+        if weight and best > 0:
+            for chunk_id, value in ranking:
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * value / best
+    return scores
 
 
 def search(
@@ -218,82 +203,94 @@ def search(
     k: int = 5,
     filters: SearchFilters | None = None,
     named_reviews: frozenset[str] = frozenset(),
+    counts: Callable[[], TermCounts] | None = None,
     params: RankingParams = DEFAULT_RANKING,
 ) -> Retrieval:
-    """The k best passages, best first, spread across reviews where several answer.
+    """The k best passages, best first (relevance alone: a passage is never lifted for coming from another
+    review).
 
     `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25 over any
     of its words; `phrase_query` (the person's own words) feeds BM25 over pairs of neighbouring words;
     `focus_query`, for a follow-up, is the latest turn alone, so its new topic is not outweighed by the old.
-    Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
+    Every candidate is scored (`first_scores`); the best `rescored` are scored again with their exact closest
+    sentence and the rarity-weighted share of the question's words (`counts`) they hold with their review's
+    title and section (`counts` gives them when called, once the searches are done: they are counted beside
+    the encoding). Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
     """
     found = gather(index=index, embedder=embedder, query=query, keyword_query=keyword_query,
                    phrase_query=phrase_query, focus_query=focus_query, k=k,
                    allowed=filters.chunk_filter() if filters else None, params=params)
-    fused = fuse(found, params)
-    ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: found.limit]
-    documents = index.documents_of(ordered)
-    if named_reviews:
-        for chunk_id in ordered:
-            if documents.get(chunk_id) in named_reviews:
-                fused[chunk_id] *= params.named_review_boost
-        ordered.sort(key=lambda chunk_id: fused[chunk_id], reverse=True)
-    picked = diversify([(i, documents[i], fused[i]) for i in ordered if i in documents], k,
-                       params.same_document_decay)
-    stored = index.chunks(picked)  # the passages' text is read for the few picked only
     cosine = dict(found.rankings["dense"])
-    cosine.update(index.similarities(found.vector, [chunk_id for chunk_id in picked if chunk_id not in cosine]))
-    hits = [Hit(stored[i], cosine[i], fused[i]) for i in picked if i in stored and i in cosine]
-    sentence_scores = index.sentence_scores(found.vector, [hit.stored.id for hit in hits])
-    for hit in hits:
-        scored = sentence_scores.get(hit.stored.id)
+    pooled = {chunk_id for ranking in found.rankings.values() for chunk_id, _ in ranking}
+    cosine.update(index.similarities(found.vector, [i for i in pooled if i not in cosine]))
+    keyword = keyword_scores(found, params)
+    # a first score from the sentence search's closest sentences (a passage it did not reach: its lowest)
+    nearest = dict(found.rankings["sentence"])
+    floor = min(nearest.values(), default=0.0)
+
+    def score(chunk_id: int, sentence: float, held: float = 0.0) -> float:
+        return (params.dense_weight * cosine[chunk_id] + params.sentence_weight * sentence
+                + keyword.get(chunk_id, 0.0) + params.coverage_weight * held)
+
+    scores = {i: score(i, nearest.get(i, min(floor, cosine[i]))) for i in pooled if i in cosine}
+    shortlist = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)[:max(params.rescored, k)]
+    stored = index.chunks(shortlist)  # the passages' text is read for the shortlist only
+    sentence_scores = index.sentence_scores(found.vector, shortlist)
+    words = counts() if counts is not None else None
+    for chunk_id in shortlist:
+        passage = stored.get(chunk_id)
+        sentences = sentence_scores.get(chunk_id)
+        held = words.share_held(f"{passage.meta.title} {passage.chunk.section or ''} {passage.chunk.text}") \
+            if words is not None and passage is not None else 0.0
+        scores[chunk_id] = score(chunk_id, max(sentences)[0] if sentences else cosine[chunk_id], held)
+        if passage is not None and passage.chunk.doc_id in named_reviews:
+            scores[chunk_id] *= params.named_review_boost
+    picked = sorted((i for i in shortlist if i in stored), key=lambda chunk_id: scores[chunk_id], reverse=True)[:k]
+    hits = []
+    for chunk_id in picked:
+        hit = Hit(stored[chunk_id], cosine[chunk_id], scores[chunk_id])
+        scored = sentence_scores.get(chunk_id)
         if scored:
             hit.sentence_score, hit.sentence = max(scored)
             hit.sentences = scored
-    return Retrieval(hits, found.nearest_sentences)
+        hits.append(hit)
+    return Retrieval(hits, found.nearest_sentences, found.vector, scores)
 
 
-def diversify(candidates: Sequence[tuple[int, str, float]], k: int, decay: float) -> list[int]:
-    """Pick k of (chunk id, doc id, score) greedily, discounting each further passage from a review already
-    picked; returns the chunk ids picked, in order."""
-    remaining = list(candidates)
-    picked: list[int] = []
-    per_document: dict[str, int] = {}
-    while remaining and len(picked) < k:
-        best = max(remaining, key=lambda item: item[2] * decay ** per_document.get(item[1], 0))
-        remaining.remove(best)
-        picked.append(best[0])
-        per_document[best[1]] = per_document.get(best[1], 0) + 1
-    return picked
-
-
-def merge_adjacent(hits: list[Hit], *, within: int, max_words: int) -> list[Hit]:
-    """Cite neighbouring passages of one section that both rank near the top as one passage in context.
-
-    The merged passage keeps the better hit's scores and place; the other hit is dropped from the list.
-    """
-    top = {(hit.stored.chunk.doc_id, hit.stored.chunk.n): hit for hit in hits[:within]}
-    absorbed: set[tuple[str, int]] = set()
-    merged: list[Hit] = []
-    for hit in hits:
+def in_context(retrieval: Retrieval, index: OpenIndex, *, max_words: int) -> list[Hit]:
+    """Each hit cited with the passage beside it (before or after, in its review) that matches the question
+    better, when both were candidates and together they stay within max_words: passages are ranked small
+    and quoted in context. A neighbour cited so is not cited again on its own."""
+    if max_words <= 0 or retrieval.vector is None:
+        return list(retrieval.hits)
+    cited_keys: set[tuple[str, int]] = set()
+    pairs: list[tuple[Hit, StoredChunk | None]] = []
+    for hit in retrieval.hits:
         chunk = hit.stored.chunk
-        key = (chunk.doc_id, chunk.n)
-        if key in absorbed:
+        if (chunk.doc_id, chunk.n) in cited_keys:
+            continue  # cited already, beside a better hit
+        cited_keys.add((chunk.doc_id, chunk.n))
+        size = len(chunk.text.split())
+        options = [found for n in (chunk.n - 1, chunk.n + 1)
+                   if (chunk.doc_id, n) not in cited_keys
+                   and (found := index.chunk_by_key(chunk.doc_id, n)) is not None
+                   and found.id in retrieval.scores and size + len(found.chunk.text.split()) <= max_words]
+        neighbour = max(options, key=lambda found: retrieval.scores[found.id], default=None)
+        if neighbour is not None:
+            cited_keys.add((neighbour.chunk.doc_id, neighbour.chunk.n))
+        pairs.append((hit, neighbour))
+    extra = [neighbour.id for _, neighbour in pairs if neighbour is not None]
+    cosines = index.similarities(retrieval.vector, extra)
+    sentences = index.sentence_scores(retrieval.vector, extra)
+    cited: list[Hit] = []
+    for hit, neighbour in pairs:
+        if neighbour is None:
+            cited.append(hit)
             continue
-        parts = [hit]
-        if key in top:
-            for neighbour_n in (chunk.n - 1, chunk.n + 1):
-                neighbour = top.get((chunk.doc_id, neighbour_n))
-                if (neighbour is None or (chunk.doc_id, neighbour_n) in absorbed
-                        or neighbour.stored.chunk.section != chunk.section
-                        or sum(len(p.stored.chunk.text.split()) for p in parts)
-                        + len(neighbour.stored.chunk.text.split()) > max_words):
-                    continue
-                parts.append(neighbour)
-                absorbed.add((chunk.doc_id, neighbour_n))
-        absorbed.add(key)
-        merged.append(hit if len(parts) == 1 else _joined(hit, parts))
-    return merged
+        beside = Hit(neighbour, cosines.get(neighbour.id, 0.0), retrieval.scores[neighbour.id],
+                     sentences=sentences.get(neighbour.id, []))
+        cited.append(_joined(hit, [hit, beside]))
+    return cited
 
 
 def _joined(hit: Hit, parts: list[Hit]) -> Hit:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .access import ANONYMOUS, Reader, hidden_from
 from .answer import Turn, compose_answer, contextualise, validate_question
-from .answerability import COVERAGE_NONE, Evidence, count_terms, judge, measure
+from .answerability import COVERAGE_NONE, Evidence, judge, measure
 from .background import beside_encoding
 from .citations import citation_for
 from .config import Settings
@@ -24,12 +24,12 @@ from .retrieval import (
     ReviewNames,
     SearchFilters,
     check_k,
-    keyword_terms,
-    merge_adjacent,
+    in_context,
     review_names,
     search,
 )
 from .store import IndexStore
+from .terms import TermCounts, count_terms, keyword_terms
 from .text import is_valid_unicode
 from .themes import Theme, load_themes
 
@@ -190,14 +190,19 @@ class Assistant:
         focus = glossary.expand(question).keyword_text if in_context != question else None
         return Reading(in_context, glossary.expand(in_context), focus)
 
-    def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None) -> Retrieval:
-        """The passages for a question as read: best first, spread across reviews."""
+    def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None
+                  ) -> tuple[Retrieval, TermCounts]:
+        """The passages for a question as read (best first, spread across reviews), and its words' counts."""
         expansion = reading.expansion
-        return search(index=index, embedder=self.embedder, query=expansion.dense_text,
-                      keyword_query=expansion.keyword_text, phrase_query=expansion.question,
-                      focus_query=reading.focus, k=k, filters=filters,
-                      named_reviews=self._review_names(index).named_in(reading.in_context),
-                      params=self.settings.ranking)
+        counts = beside_encoding(count_terms, question=expansion.dense_text, index=index,
+                                 abbreviations=load_glossary(self.settings.glossary_path).abbreviation_terms,
+                                 params=self.settings.answer, hidden=filters.hidden if filters else frozenset())
+        retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
+                           keyword_query=expansion.keyword_text, phrase_query=expansion.question,
+                           focus_query=reading.focus, k=k, filters=filters,
+                           named_reviews=self._review_names(index).named_in(reading.in_context),
+                           counts=counts.result, params=self.settings.ranking)
+        return retrieval, counts.result()
 
     def prepare(self, index: OpenIndex) -> None:
         """Do now what the first question on this version would: gather its reviews' names and compile
@@ -217,9 +222,9 @@ class Assistant:
 
     def hits_for(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> list[Hit]:
         """The passages an answer would be built from, in order (for benchmarks and diagnostics)."""
-        ranking = self.settings.ranking
-        hits = self._retrieve(self.index(), self.read(question, history), k or self.settings.default_k, None).hits
-        return merge_adjacent(hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
+        index = self.index()
+        retrieval, _ = self._retrieve(index, self.read(question, history), k or self.settings.default_k, None)
+        return in_context(retrieval, index, max_words=self.settings.ranking.context_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
             filters: Mapping[str, Any] | None = None, base_url: str = "", reader: Reader = ANONYMOUS) -> Answer:
@@ -233,13 +238,9 @@ class Assistant:
         index = self.index()
         checked = self._scoped(checked, index, reader)
         reading = self.read(question, history)
-        counts = beside_encoding(count_terms, question=reading.expansion.dense_text, index=index,
-                                 abbreviations=load_glossary(self.settings.glossary_path).abbreviation_terms,
-                                 params=self.settings.answer, hidden=checked.hidden if checked else frozenset())
-        retrieval = self._retrieve(index, reading, k, checked)
-        evidence = measure(retrieval=retrieval, counts=counts.result(), params=self.settings.answer)
-        ranking = self.settings.ranking
-        hits = merge_adjacent(retrieval.hits, within=ranking.merge_within, max_words=ranking.merge_max_words)
+        retrieval, counts = self._retrieve(index, reading, k, checked)
+        evidence = measure(retrieval=retrieval, counts=counts, params=self.settings.answer)
+        hits = in_context(retrieval, index, max_words=self.settings.ranking.context_max_words)
         return compose_answer(question=question, searched=reading.expansion.keyword_text, hits=hits,
                               coverage=judge(evidence, self.settings.answer), evidence=evidence,
                               cite=self._cite(base_url), params=self.settings.answer)
@@ -262,7 +263,7 @@ class Assistant:
         query = validate_question(query, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         index = self.index()
-        hits = self._retrieve(index, self.read(query), k, self._scoped(checked, index, reader)).hits
+        hits = self._retrieve(index, self.read(query), k, self._scoped(checked, index, reader))[0].hits
         cite = self._cite(base_url)
         return [cite(hit, n) for n, hit in enumerate(hits, start=1)]
 

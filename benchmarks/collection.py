@@ -35,6 +35,7 @@ from assistant.answer import Turn
 from assistant.build import BuildOptions, build_index, scan_corpus
 from assistant.config import Settings
 from assistant.errors import IndexUnavailable
+from assistant.evaluation import baseline_for, baseline_ranker
 from assistant.params import VectorParams, as_dict, chunking_fingerprint
 from assistant.service import Assistant
 
@@ -208,8 +209,13 @@ def main() -> None:
     ask_ms, encode_ms = statistics.median(ask_seconds) * 1000, statistics.median(encode_seconds) * 1000
     print(f"{len(cases)} questions over {documents} documents: ask p50 {ask_ms:.1f} ms, the question's encoding "
           f"alone p50 {encode_ms:.1f} ms ({ask_ms / encode_ms:.2f}x)")
+    plain = baseline_ranker(baseline_for(assistant), options.k)
+    baseline_rows = [{**row, "coverage": "direct",
+                      "rank": rank_of(row["expect"], plain(row["question"], [Turn(h) for h in row["history"]])
+                                      .passages) if row["expect"] else None} for row in rows]
     for split in ("tune", "held-out"):
         print(f"{split:9s} {figures([row for row in rows if row['split'] == split])}")
+        print(f"{'baseline':9s} {figures([row for row in baseline_rows if row['split'] == split])}")
     print(f"{'all':9s} {figures(rows)}")
     cited = settings.answer.answer_passages
     counts = [f"{split} {unsupported([row for row in rows if row['split'] == split], cited)}"

@@ -1,4 +1,4 @@
-"""Hybrid retrieval, the glossary and diversity."""
+"""Hybrid retrieval, the glossary and citing in context."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from assistant.errors import BadRequest
 from assistant.glossary import load_glossary
 from assistant.params import DEFAULT_RANKING
-from assistant.retrieval import bounded_expression, check_k, diversify, keyword_terms, search
+from assistant.retrieval import bounded_expression, check_k, in_context, search
 from assistant.service import Assistant
+from assistant.terms import keyword_terms
 
 
 def test_keyword_terms_drop_stopwords_and_punctuation() -> None:
@@ -39,21 +40,37 @@ def test_search_handles_fts_syntax_in_questions(built: Assistant) -> None:
     assert len(hits) == 2
 
 
-def test_several_reviews_are_not_crowded_out(built: Assistant) -> None:
-    hits = search(index=built.index(), embedder=built.embedder, query="professional curiosity", k=5).hits
-    documents = {hit.stored.chunk.doc_id for hit in hits}
-    assert len(documents) >= 3
+def test_passages_are_ordered_by_their_score_alone(built: Assistant) -> None:
+    hits = search(index=built.index(), embedder=built.embedder, query="professional curiosity", k=8).hits
+    assert len(hits) == 8
+    assert [hit.fused for hit in hits] == sorted((hit.fused for hit in hits), reverse=True)
 
 
-def test_diversify_discounts_repeat_documents(built: Assistant) -> None:
-    hits = search(index=built.index(), embedder=built.embedder, query="housing eviction", k=20).hits
-    candidates = [(hit.stored.id, hit.stored.chunk.doc_id, hit.fused) for hit in hits]
-    document = {hit.stored.id: hit.stored.chunk.doc_id for hit in hits}
-    plain = diversify(candidates, 5, decay=1.0)
-    spread = diversify(candidates, 5, decay=0.1)
-    assert plain == [hit.stored.id for hit in sorted(hits, key=lambda hit: -hit.fused)[:5]]
-    assert len({document[i] for i in spread}) >= len({document[i] for i in plain})
-    assert len({document[i] for i in spread}) >= 3
+def test_each_piece_of_the_score_moves_the_ranking(built: Assistant) -> None:
+    """Switching the sentence evidence, keyword and coverage parts off changes the order (they are used)."""
+    query = "what did the health visitor not ask about the father"
+    full = search(index=built.index(), embedder=built.embedder, query=query, k=10).hits
+    bare = replace(DEFAULT_RANKING, sentence_weight=0.0, keyword_weight=0.0, phrase_weight=0.0, coverage_weight=0.0)
+    alone = search(index=built.index(), embedder=built.embedder, query=query, k=10, params=bare).hits
+    assert [hit.fused for hit in alone] == pytest.approx([hit.score for hit in alone])  # cosine alone
+    assert [hit.stored.id for hit in full] != [hit.stored.id for hit in alone]
+
+
+def test_cited_in_context_adds_a_candidate_neighbour_within_the_word_limit(built: Assistant) -> None:
+    index = built.index()
+    retrieval = search(index=index, embedder=built.embedder, query="housing eviction and rent arrears", k=5)
+    alone = in_context(retrieval, index, max_words=0)
+    assert [hit.stored.id for hit in alone] == [hit.stored.id for hit in retrieval.hits]
+    cited = in_context(retrieval, index, max_words=400)
+    own_text = {hit.stored.id: hit.stored.chunk.text for hit in retrieval.hits}
+    assert any(hit.stored.chunk.text != own_text[hit.stored.id] for hit in cited), "no passage was widened"
+    spans: list[tuple[str, int, int]] = []
+    for hit in cited:
+        assert len(hit.stored.chunk.text.split()) <= 400
+        assert own_text[hit.stored.id] in hit.stored.chunk.text  # the hit itself is always cited whole
+        chunk = hit.stored.chunk
+        assert not any(doc == chunk.doc_id and start < chunk.end and chunk.start < end for doc, start, end in spans)
+        spans.append((chunk.doc_id, chunk.start, chunk.end))  # no passage is cited twice
 
 
 @pytest.mark.parametrize("k", [0, -1, 51, True, 2.5])

@@ -8,17 +8,15 @@ from typing import Any
 
 import pytest
 
-from assistant.answerability import passage_coverage
 from assistant.models import Chunk, DocumentMeta
 from assistant.reader import StoredChunk
 from assistant.retrieval import (
     Hit,
     _joined,
     fts_pairs_expression,
-    keyword_terms,
-    merge_adjacent,
     review_names,
 )
+from assistant.terms import TermCounts, best_share, keyword_terms
 from assistant.text import sentence_spans
 
 
@@ -142,72 +140,7 @@ def test_reviews_named_in_the_question(question: str, expected: set[str]) -> Non
     assert NAMES.named_in(question) == expected
 
 
-# --- merge_adjacent and _joined --------------------------------------------------------------------
-
-
-def test_neighbouring_top_hits_merge_in_document_order() -> None:
-    first = make_hit(3, "The school raised concerns.", score=0.4, fused=0.2)
-    second = make_hit(4, "No referral was made.", score=0.3, fused=0.1)
-    [merged] = merge_adjacent([first, second], within=5, max_words=100)
-    chunk = merged.stored.chunk
-    assert chunk.text == "The school raised concerns.\n\nNo referral was made."
-    assert (chunk.n, chunk.start, chunk.end) == (3, 3000, 4000 + len("No referral was made."))
-    assert (merged.score, merged.fused) == (0.4, 0.2)
-
-
-@pytest.mark.parametrize("better_n", [3, 4])
-def test_merged_hit_keeps_the_better_hits_scores_place_and_sentence(better_n: int) -> None:
-    sentences = {3: "Health visitors saw the baby.", 4: "Nobody asked about the father."}
-    body = {3: "Intro words. " + sentences[3], 4: sentences[4] + " More text."}
-    start = body[better_n].index(sentences[better_n])
-    span = (start, start + len(sentences[better_n]))
-    better = make_hit(better_n, body[better_n], score=0.9, fused=0.5, sentence=span, sentence_score=0.8)
-    worse = make_hit(7 - better_n, body[7 - better_n], score=0.1, fused=0.4)
-    other = make_hit(0, "Another review entirely.", doc_id="other", fused=0.45)
-    result = merge_adjacent([better, other, worse], within=5, max_words=100)
-    assert len(result) == 2 and result[1] is other
-    merged = result[0]
-    assert merged.stored.chunk.text == body[3] + "\n\n" + body[4]
-    assert (merged.score, merged.fused, merged.sentence_score) == (0.9, 0.5, 0.8)
-    assert merged.sentence is not None
-    assert merged.stored.chunk.text[merged.sentence[0]:merged.sentence[1]] == sentences[better_n]
-    assert sentence_texts(merged) == ["Intro words.", sentences[3], sentences[4], "More text."]
-
-
-def test_the_absorbed_hit_no_longer_appears_and_the_merged_one_keeps_its_place() -> None:
-    top = make_hit(0, "Top passage.", doc_id="other")
-    better = make_hit(5, "Five.")
-    middle = make_hit(1, "Unrelated passage.", doc_id="third")
-    worse = make_hit(4, "Four.")
-    result = merge_adjacent([top, better, middle, worse], within=5, max_words=100)
-    assert texts(result) == ["Top passage.", "Four.\n\nFive.", "Unrelated passage."]
-
-
-def test_three_neighbours_merge_and_the_sentence_moves_with_the_middle_passage() -> None:
-    middle = make_hit(5, "Middle one. Middle two.", sentence=(12, 23))
-    hits = [middle, make_hit(6, "After."), make_hit(4, "Before.")]
-    [merged] = merge_adjacent(hits, within=3, max_words=100)
-    assert merged.stored.chunk.text == "Before.\n\nMiddle one. Middle two.\n\nAfter."
-    assert merged.sentence is not None
-    assert merged.stored.chunk.text[merged.sentence[0]:merged.sentence[1]] == "Middle two."
-
-
-@pytest.mark.parametrize(("hits", "within"), [
-    ([make_hit(3, "Three.", section="Findings"), make_hit(4, "Four.", section="Recommendations")], 5),
-    ([make_hit(3, "Three."), make_hit(4, "Four.", doc_id="another")], 5),
-    ([make_hit(3, "Three."), make_hit(5, "Five.")], 5),
-    ([make_hit(3, "Three."), make_hit(9, "Nine."), make_hit(4, "Four.")], 2),  # the neighbour is outside the top 2
-    ([make_hit(3, "Three."), make_hit(4, "Four.")], 1),
-], ids=["other-section", "other-document", "not-neighbours", "neighbour-below-top", "top-one"])
-def test_hits_that_are_not_neighbours_in_the_top_stay_apart(hits: list[Hit], within: int) -> None:
-    assert merge_adjacent(hits, within=within, max_words=100) == hits
-
-
-@pytest.mark.parametrize(("max_words", "merges"), [(6, True), (5, False)])
-def test_merging_stops_at_max_words(max_words: int, merges: bool) -> None:
-    hits = [make_hit(3, "one two three"), make_hit(4, "four five six")]
-    result = merge_adjacent(hits, within=5, max_words=max_words)
-    assert texts(result) == (["one two three\n\nfour five six"] if merges else ["one two three", "four five six"])
+# --- _joined (a passage cited with its neighbour) ---------------------------------------------------
 
 
 def test_joined_sorts_parts_unions_themes_and_shifts_the_sentence() -> None:
@@ -233,13 +166,14 @@ def test_joined_leaves_a_missing_sentence_missing() -> None:
     assert _joined(hit, [hit, make_hit(1, "One.")]).sentence is None
 
 
-# --- passage_coverage (the rarity-weighted successor of answer.keyword_coverage) -------------------
+# --- TermCounts.share_held (the rarity-weighted share of a question's words a passage holds) -----------
 
 
-def coverage(question: str, hits: list[Hit], weight: dict[str, float] | None = None) -> float:
-    """passage_coverage over the question's content words, each weighing 1 unless `weight` says otherwise."""
+def coverage(question: str, hits: list[Hit], frequencies: dict[str, int] | None = None) -> float:
+    """best_share over the question's content words, each in 10 of 1,000 passages unless `frequencies` says."""
     terms = keyword_terms(question)
-    return passage_coverage(terms, {term: 1.0 for term in terms} | (weight or {}), hits)
+    counts = TermCounts(terms, 1000, {term: 10 for term in terms} | (frequencies or {}))
+    return best_share(counts, (f"{hit.stored.chunk.section or ''} {hit.stored.chunk.text}" for hit in hits))
 
 
 QUESTION = "How was neglect identified by the health visitor?"  # content words: neglect, identified, health, visitor
@@ -260,9 +194,16 @@ def test_coverage_does_not_add_up_words_spread_across_passages() -> None:
     assert coverage(QUESTION, hits) == pytest.approx(0.5)
 
 
-def test_coverage_weighs_each_word_by_its_weight() -> None:
-    hit = make_hit(1, "The health visitor saw the home.")
-    assert coverage(QUESTION, [hit], {"neglect": 4.0, "identified": 2.0}) == pytest.approx(2 / 8)
+def test_a_rare_word_weighs_more_than_a_common_one() -> None:
+    rare = make_hit(1, "Neglect was missed.")
+    common = make_hit(2, "The health team met.")
+    frequencies = {"neglect": 1, "health": 500}
+    assert coverage(QUESTION, [rare], frequencies) > 0.25 > coverage(QUESTION, [common], frequencies)
+
+
+def test_words_no_passage_holds_do_not_count() -> None:
+    hit = make_hit(1, "The health visitor saw neglect.")
+    assert coverage(QUESTION, [hit], {"identified": 0}) == pytest.approx(1.0)
 
 
 def test_coverage_matches_stemmed_words() -> None:

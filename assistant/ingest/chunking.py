@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from ..models import Chunk, Document
 from ..params import ChunkingParams
-from ..text import LIST_MARKER, ends_clause, join_lines, paragraph_number, paragraph_span, sentence_spans, word_count
+from ..text import (
+    LIST_MARKER,
+    ends_clause,
+    ends_sentence,
+    join_lines,
+    paragraph_number,
+    paragraph_span,
+    sentence_spans,
+    word_count,
+)
 
 _NUMBER_WORD = r"(?:\d+(?:\.\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[ivx]+|[a-z])"
 _LABELLED_HEADING = re.compile(
@@ -228,6 +237,11 @@ def _locate(source: str, text: str, start: int, end: int) -> int:
     return match.start() if match else start
 
 
+def ends_lead_in(unit: Unit) -> bool:
+    """A paragraph that opens a list ('Practitioners should:')."""
+    return unit.kind == "para" and unit.text.rstrip().endswith(":")
+
+
 def _render(units: list[Unit]) -> str:
     parts: list[str] = []
     for unit in units:
@@ -245,6 +259,8 @@ def chunk_document(document: Document, params: ChunkingParams) -> list[Chunk]:
             fits = word_count(_render([*last_units, piece])) <= params.target_words
             if groups and last_section == section and fits:
                 last_units.append(piece)
+            elif groups and last_section == section and len(last_units) > 1 and ends_lead_in(last_units[-1]):
+                groups.append((section, [last_units.pop(), piece]))  # a lead-in goes with the list it opens
             else:
                 groups.append((section, [piece]))
     groups = _merge_small(groups, params)
@@ -260,13 +276,38 @@ def chunk_document(document: Document, params: ChunkingParams) -> list[Chunk]:
 
 def _merge_small(groups: list[tuple[str | None, list[Unit]]], params: ChunkingParams
                  ) -> list[tuple[str | None, list[Unit]]]:
-    """Fold a stub (a signature, a date) into the chunk before it when both share a section."""
+    """Fold a stub under min_words into a neighbour: the passage before it when both share a section (a
+    signature, a date, a last short point); else, when it is no whole sentence or comes before any heading,
+    the passage after it, which it heads (a page title, a heading line, a lead-in); a last stub goes back.
+    A passage may grow to max_words + min_words so. A sentence alone under its own heading stays."""
     merged: list[tuple[str | None, list[Unit]]] = []
+    waiting: tuple[str | None, list[Unit]] | None = None  # a stub to go in front of the next passage
+
+    def size(units: list[Unit]) -> int:
+        return word_count(_render(units))
+
     for section, units in groups:
-        if merged and merged[-1][0] == section and word_count(_render(units)) < params.min_words:
-            combined = [*merged[-1][1], *units]
-            if word_count(_render(combined)) <= params.max_words:
-                merged[-1] = (section, combined)
-                continue
+        if waiting:
+            if size([*waiting[1], *units]) <= params.max_words + params.min_words:
+                units = [*waiting[1], *units]
+            else:
+                merged.append(waiting)
+            waiting = None
+        if size(units) < params.min_words:
+            if merged and merged[-1][0] == section:  # the end of a section goes with it, where it fits
+                if size([*merged[-1][1], *units]) <= params.max_words + params.min_words:
+                    merged[-1] = (section, [*merged[-1][1], *units])
+                else:
+                    merged.append((section, units))
+            elif section is None or not ends_sentence(units[-1].text):  # a title, a heading line, a lead-in
+                waiting = (section, units)
+            else:  # a point of its own under its own heading: quotable as it is
+                merged.append((section, units))
+            continue
         merged.append((section, units))
+    if waiting:
+        if merged and size([*merged[-1][1], *waiting[1]]) <= params.max_words + params.min_words:
+            merged[-1] = (merged[-1][0], [*merged[-1][1], *waiting[1]])
+        else:
+            merged.append(waiting)
     return merged

@@ -1,0 +1,84 @@
+"""A question's words: which carry its content, how rare each is in the collection, how much of them a
+passage holds. Shared by the ranking (retrieval.py) and the judgement of coverage (answerability.py)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .params import AnswerParams
+from .reader import OpenIndex
+from .text import stem
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing don down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves
+anything something someone anyone thing things get got make made need needs want tell told know say
+ought must might may shall us let lets i'm i've it's what's
+""".split())
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a query that carry its content, lower-cased, in order (repeats kept)."""
+    words = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
+    return [word for word in words if word not in STOPWORDS and len(word) > 1]
+
+
+def keyword_terms(text: str) -> list[str]:
+    """The content words of a query, lower-cased and de-duplicated, in order."""
+    return list(dict.fromkeys(content_words(text)))
+
+
+def content_terms(question: str, abbreviations: frozenset[str]) -> list[str]:
+    """The question's content words, without the abbreviations the glossary spells out (those are
+    searched by their meaning, so their own letters say nothing about coverage)."""
+    return [term for term in keyword_terms(question) if term not in abbreviations]
+
+
+@dataclass(frozen=True)
+class TermCounts:
+    """A question's content words and how many passages (of those the reader may see) hold each."""
+
+    terms: list[str]
+    passages: int
+    frequencies: dict[str, int]
+
+    def rarity(self) -> dict[str, float]:
+        """Each word's weight: the log of how many passages there are per passage holding it."""
+        return {term: math.log((self.passages + 1) / (self.frequencies[term] + 0.5)) for term in self.terms}
+
+    def share_held(self, text: str, known_only: bool = True) -> float:
+        """The rarity-weighted share of the question's words (only those some passage holds, by default)
+        that `text` holds, compared as stems."""
+        weight = self.rarity()
+        terms = [t for t in dict.fromkeys(self.terms) if not known_only or self.frequencies[t] > 0]
+        total = sum(weight[t] for t in terms)
+        if not total:
+            return 0.0
+        present = {stem(word) for word in keyword_terms(text)}
+        return sum(weight[t] for t in terms if stem(t) in present) / total
+
+
+def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str], params: AnswerParams,
+                hidden: frozenset[str] = frozenset()) -> TermCounts:
+    """The counts `measure` weighs the question's words by (no vector needed: run beside the encoding).
+    Word rarity is counted over the reviews not `hidden` from the reader, so that it never tells whether a
+    word occurs in a review they may not see."""
+    terms = content_terms(question, abbreviations)
+    if not terms:
+        return TermCounts([], 0, {})
+    return TermCounts(terms, max(index.passage_count(hidden), 1),
+                      index.passage_frequencies(terms, cap=params.frequency_cap, hidden=hidden))
+
+
+
+
+def best_share(counts: TermCounts, texts: Iterable[str]) -> float:
+    """The largest share of the question's words that one of `texts` holds."""
+    return max((counts.share_held(text) for text in texts), default=0.0)

@@ -1,0 +1,142 @@
+"""Quality on real-world sets (../shared/realworld/README.md), each beside the plain baseline from the same run.
+
+    python benchmarks/realworld.py /tmp/rw/setA [/tmp/rw/setB ...]   # figures per set
+    python benchmarks/realworld.py SET --misses                       # also each miss of the project
+    python benchmarks/realworld.py SET --json                         # one JSON object per set
+
+Each set's texts sit beside the seed reviews, as a practitioner's collection would; the index is built once
+per set, chunking version and model into the set's own folder (`SET/.index-*`, outside the repository, since
+the texts may not be committed) and reused. Also printed: how passages of the set's real web text are cut
+(share under 15 words, titles alone, words per cited passage) and the ask's cost against the question's
+encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT
+
+from assistant.build import BuildOptions, build_index, scan_corpus
+from assistant.config import Settings
+from assistant.errors import IndexUnavailable
+from assistant.evaluation import assistant_ranker, baseline_for, baseline_ranker, load_questions, run, score
+from assistant.params import chunking_fingerprint
+from assistant.service import Assistant
+
+
+def set_assistant(folder: Path, *, rebuild: bool = False, **overrides: Any) -> Assistant:
+    """An assistant over the seeds plus the set's corpus/, its index kept in the set's folder."""
+    files = sorted((folder / "corpus").glob("*.txt"))
+    settings = Settings.from_env(**overrides)
+    digest = hashlib.sha256("\0".join([chunking_fingerprint(settings.chunking), settings.model,
+                                       *(f"{p.name}:{p.stat().st_size}" for p in files)]).encode()).hexdigest()[:12]
+    root = folder / f".index-{digest}"
+    corpus = root / "corpus"
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", **overrides)
+    assistant = Assistant(settings)
+    try:
+        usable = assistant.store.published(model=assistant.model_name) is not None
+    except IndexUnavailable:
+        usable = False
+    if rebuild or not usable:
+        shutil.rmtree(root, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        for source in scan_corpus(ROOT / "corpus"):
+            for path in (source, source.with_name(source.stem + ".meta.toml")):
+                if path.exists():
+                    shutil.copy2(path, corpus / path.name)
+        for path in files:
+            shutil.copy2(path, corpus / path.name)
+        report = build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
+                             options=BuildOptions.from_settings(settings))
+        print(f"built {folder.name}: {report.documents} documents, {report.chunks} passages in {report.seconds:.0f} s")
+    return assistant
+
+
+def passage_shapes(assistant: Assistant, doc_ids: set[str]) -> dict[str, Any]:
+    """How the set's own documents were cut: passages under 15 words, and titles or headings alone."""
+    index = assistant.index()
+    sizes: list[int] = []
+    titles_alone = 0
+    for doc_id in doc_ids:
+        document = index.document(doc_id)
+        for stored in index.document_chunks(doc_id):
+            text = stored.chunk.text.strip()
+            sizes.append(len(text.split()))
+            if document is not None and text.rstrip(":") in {document.meta.title, stored.chunk.section or ""}:
+                titles_alone += 1
+    short = sum(size < 15 for size in sizes)
+    return {"passages": len(sizes), "under_15_words": short, "under_15_share": round(short / max(len(sizes), 1), 4),
+            "titles_alone": titles_alone, "median_words": statistics.median(sizes) if sizes else 0}
+
+
+def timing(assistant: Assistant, questions: list[str]) -> dict[str, float]:
+    """Median ask against the median encoding of the same questions alone, alternated in one run."""
+    asks, encodes = [], []
+    assistant.ask("warm up")
+    for question in questions:
+        started = time.perf_counter()
+        assistant.embedder.encode([question])
+        encodes.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assistant.ask(question)
+        asks.append(time.perf_counter() - started)
+    ask, encode = statistics.median(asks) * 1000, statistics.median(encodes) * 1000
+    return {"ask_ms": round(ask, 2), "encode_ms": round(encode, 2), "ratio": round(ask / encode, 2)}
+
+
+def evaluate_set(folder: Path, *, k: int, rebuild: bool) -> dict[str, Any]:
+    assistant = set_assistant(folder, rebuild=rebuild)
+    questions = load_questions(folder / "questions.json")
+    project = run(questions, assistant_ranker(assistant, k))
+    plain = run(questions, baseline_ranker(baseline_for(assistant), k))
+    own = {p.stem for p in (folder / "corpus").glob("*.txt")}
+    doc_ids = {row["doc_id"] for row in assistant.index().documents() if row["file_name"].rsplit(".", 1)[0] in own}
+    cited = [words for outcome in project for words in outcome.cited_words]
+    return {
+        "set": folder.name,
+        "project": score(project).as_dict(),
+        "baseline": score(plain).as_dict(),
+        "passages": passage_shapes(assistant, doc_ids),
+        "cited_words": {"median": statistics.median(cited) if cited else 0, "max": max(cited, default=0)},
+        "speed": timing(assistant, [q.q for q in questions[:40]]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sets", nargs="+", type=Path)
+    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--misses", action="store_true")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args()
+    for folder in options.sets:
+        result = evaluate_set(folder, k=options.k, rebuild=options.rebuild)
+        if options.json:
+            print(json.dumps(result))
+            continue
+        print(f"\n== {result['set']} ==")
+        for name in ("project", "baseline"):
+            s = result[name]
+            print(f"{name:9s} R@1 {s['r1']:.3f}  R@3 {s['r3']:.3f}  MRR {s['mrr']:.3f}  answerable refused "
+                  f"{s['answerable_refused']}/{s['answerable']}  unanswerable answered "
+                  f"{s['unanswerable_answered']}/{s['unanswerable']}")
+        print(f"passages: {result['passages']}  cited words: {result['cited_words']}")
+        print(f"speed: {result['speed']}")
+        if options.misses:
+            for miss in result["project"]["misses"]:
+                print(f"- [{miss['rank']}] {'answered' if miss['answered'] else 'refused'} {miss['id']} "
+                      f"{miss['q']!r} top {miss['top']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,6 @@ from .errors import BadRequest
 from .models import Answer, Citation
 from .params import DEFAULT_ANSWER, AnswerParams
 from .retrieval import Hit
-from .terms import keyword_terms
 from .text import (
     ends_sentence,
     sentence_spans,
@@ -32,8 +31,6 @@ RELATED = ("The reviews in this collection do not answer this directly. These pa
 NOT_COVERED = ("The published reviews in this collection do not appear to cover this question, so there is "
                "no passage to quote. Please follow your local procedures and talk to your manager or "
                "safeguarding lead.")
-_PRONOUNS = frozenset("he she they it this that those these him her his hers their them there its".split())
-_CONTINUATIONS = ("what about", "how about", "and ", "what if", "also", "same for", "why ", "who ")
 
 
 @dataclass(frozen=True)
@@ -56,44 +53,29 @@ def validate_question(question: object, *, max_chars: int) -> str:
     return cleaned
 
 
-def contextualise(question: str, history: Sequence[Turn]) -> str:
-    """Fold an elliptical follow-up into the conversation; leave a self-contained question alone."""
-    if not history:
-        return question
-    lowered = question.lower()
-    content = keyword_terms(question)
-    elliptical = (
-        len(content) <= 2
-        or any(word.lower() in _PRONOUNS for word in words(question))
-        or lowered.startswith(_CONTINUATIONS)
-    )
-    if not elliptical:
-        return question
-    previous = history[-1].question
-    return f"{previous} {question}"
-
-
 def compose_answer(*, question: str, searched: str, hits: Sequence[Hit], coverage: str, evidence: Evidence,
-                   cite: Callable[[Hit, int], Citation], params: AnswerParams = DEFAULT_ANSWER) -> Answer:
+                   cite: Callable[[Hit, int], Citation], params: AnswerParams = DEFAULT_ANSWER,
+                   follows: Sequence[str] = ()) -> Answer:
     """Quote whole sentences of the best passages, offer related passages as such, or say nothing fits."""
     shown = searched if searched != question else None
     measures = evidence.as_dict()
+    context = {"follows": list(follows)}
     if coverage == COVERAGE_NONE or not hits:
         return Answer(question=question, found=False, answer=NOT_COVERED, citations=[], searched=shown,
-                      coverage=COVERAGE_NONE, evidence=measures)
+                      coverage=COVERAGE_NONE, evidence=measures, **context)
     if coverage == COVERAGE_RELATED:
         related = list(hits[:params.answer_passages])
         citations = [cite(hit, n) for n, hit in enumerate(related, start=1)]
         lines = [f"- {c.section or c.title} ({c.title}) [{c.n}]" if c.section else f"- {c.title} [{c.n}]"
                  for c in citations]
         return Answer(question=question, found=False, answer=RELATED + "\n" + "\n".join(lines),
-                      citations=citations, searched=shown, coverage=COVERAGE_RELATED, evidence=measures)
+                      citations=citations, searched=shown, coverage=COVERAGE_RELATED, evidence=measures, **context)
     cited = [hit for hit in hits if hit.evidence >= params.cite_min_score] or list(hits[:1])
     citations = [cite(hit, n) for n, hit in enumerate(cited, start=1)]
     quotes = choose_quotes(cited, citations, params)
     text = " ".join(f"{quote} [{n}]" for quote, n in quotes)
     return Answer(question=question, found=True, answer=text, citations=citations, searched=shown,
-                  coverage=COVERAGE_DIRECT, evidence=measures)
+                  coverage=COVERAGE_DIRECT, evidence=measures, **context)
 
 
 def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: AnswerParams) -> list[tuple[str, int]]:

@@ -98,6 +98,8 @@ class Answer:
     coverage: str = "none"
     # The measures coverage was judged on (see answerability.py), for diagnostics and calibration.
     evidence: dict[str, float] = field(default_factory=dict)
+    # The earlier questions of the conversation this one was read with (a follow-up); empty: read on its own.
+    follows: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -340,6 +340,10 @@ class ReviewNames:
             return None
         return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(name) for name in names) + r")(?![\w-])")
 
+    def strip(self, text: str) -> str:
+        """The text without the review names in it ('timescales in Luton' -> 'timescales in ')."""
+        return self._matcher.sub("", text) if self._matcher is not None else text
+
     def named_in(self, question: str) -> frozenset[str]:
         """Doc ids of the reviews whose names appear, as written, in the question."""
         if self._matcher is None:

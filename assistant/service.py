@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .access import ANONYMOUS, Reader, hidden_from
-from .answer import Turn, compose_answer, contextualise, validate_question
+from .answer import Turn, compose_answer, validate_question
 from .answerability import COVERAGE_NONE, Evidence, judge, measure
 from .background import beside_encoding
 from .citations import citation_for
 from .config import Settings
+from .conversation import read_turn
 from .embedding import Embedder, load_embedder
 from .errors import AssistantError, BadRequest, NotFound
 from .glossary import Expansion, load_glossary
@@ -40,9 +41,11 @@ FIRST_YEAR, LAST_YEAR = 1900, 2100  # the years a filter may name
 class Reading:
     """A question read in the light of the conversation: what is searched, and how."""
 
-    in_context: str  # the question, with what a follow-up leaves unsaid taken from the turns before
+    in_context: str  # the question, with the earlier turns it leans on in front (itself when it stands alone)
     expansion: Expansion  # that, with the glossary's meanings of its abbreviations and related phrases
-    focus: str | None  # a follow-up's own words (its new topic), expanded likewise; None for a first question
+    focus: str | None  # a follow-up's own words, expanded likewise; None when the question is read alone
+    follows: tuple[str, ...] = ()  # the earlier questions it was read with
+    named: frozenset[str] = frozenset()  # the reviews it names (its own, else those of the turns it follows)
 
 
 class Assistant:
@@ -183,12 +186,24 @@ class Assistant:
 
     # --- asking and searching ----------------------------------------------------------------
 
-    def read(self, question: str, history: Sequence[Turn] = ()) -> Reading:
-        """The question in the light of the conversation, expanded with the glossary."""
+    def read(self, question: str, history: Sequence[Turn] = (), hidden: frozenset[str] = frozenset()) -> Reading:
+        """The question in the light of the conversation (as far as it leans on it), expanded with the
+        glossary. Words are judged specific over the reviews not `hidden` from the reader."""
         glossary = load_glossary(self.settings.glossary_path)
-        in_context = contextualise(question, history)
-        focus = glossary.expand(question).keyword_text if in_context != question else None
-        return Reading(in_context, glossary.expand(in_context), focus)
+        index = self.index()
+        names = self._review_names(index)
+        turn = read_turn(question, [earlier.question for earlier in history],
+                         is_specific=lambda word: self._is_specific(index, word, hidden),
+                         names_in=names.named_in, strip_names=names.strip)
+        focus = glossary.expand(question).keyword_text if turn.follows else None
+        return Reading(turn.text, glossary.expand(turn.text), focus, turn.follows,
+                       names.named_in(question) or names.named_in(turn.text))
+
+    def _is_specific(self, index: OpenIndex, word: str, hidden: frozenset[str]) -> bool:
+        """Whether some passages, but few, hold the word: a topic of its own ('adultification', 'ICON')."""
+        most = max(self.settings.ranking.specific_min_passages,
+                   int(index.chunk_count * self.settings.ranking.specific_share))
+        return 0 < index.passage_frequencies([word], cap=most + 1, hidden=hidden)[word] <= most
 
     def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None
                   ) -> tuple[Retrieval, TermCounts]:
@@ -200,7 +215,7 @@ class Assistant:
         retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
                            keyword_query=expansion.keyword_text, phrase_query=expansion.question,
                            focus_query=reading.focus, k=k, filters=filters,
-                           named_reviews=self._review_names(index).named_in(reading.in_context),
+                           named_reviews=reading.named,
                            counts=counts.result, params=self.settings.ranking)
         return retrieval, counts.result()
 
@@ -232,18 +247,19 @@ class Assistant:
         question = validate_question(question, max_chars=self.settings.max_question_chars)
         k = check_k(self.settings.default_k if k is None else k, self.settings.max_k)
         checked = self.filters_from(filters)
-        if not keyword_terms(contextualise(question, history)):  # 'x', '*', 'and?': nothing to look for
-            return compose_answer(question=question, searched=question, hits=[], coverage=COVERAGE_NONE,
-                                  evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url))
         index = self.index()
         checked = self._scoped(checked, index, reader)
-        reading = self.read(question, history)
+        reading = self.read(question, history, hidden=checked.hidden if checked else frozenset())
+        if not keyword_terms(reading.in_context):  # 'x', '*', 'and?': nothing to look for
+            return compose_answer(question=question, searched=question, hits=[], coverage=COVERAGE_NONE,
+                                  evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url),
+                                  follows=reading.follows)
         retrieval, counts = self._retrieve(index, reading, k, checked)
         evidence = measure(retrieval=retrieval, counts=counts, params=self.settings.answer)
         hits = in_context(retrieval, index, max_words=self.settings.ranking.context_max_words)
         return compose_answer(question=question, searched=reading.expansion.keyword_text, hits=hits,
                               coverage=judge(evidence, self.settings.answer), evidence=evidence,
-                              cite=self._cite(base_url), params=self.settings.answer)
+                              cite=self._cite(base_url), params=self.settings.answer, follows=reading.follows)
 
     def question_themes(self, answer: Answer) -> list[str]:
         """The themes a question raises, for insight: those whose terms it uses, and (when it was answered

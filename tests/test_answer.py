@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from assistant.answer import Turn, choose_quotes, compose_answer, contextualise, passage_quotes, validate_question
+from assistant.answer import Turn, choose_quotes, compose_answer, passage_quotes, validate_question
 from assistant.answerability import Evidence, judge, probability
 from assistant.citations import citation_for
 from assistant.errors import BadRequest
@@ -48,16 +48,6 @@ def test_bad_questions_are_refused(built: Assistant, question: object) -> None:
 
 def test_question_is_normalised() -> None:
     assert validate_question("  what   about\nneglect? ", max_chars=100) == "what about neglect?"
-
-
-def test_followup_is_read_with_the_conversation() -> None:
-    history = [Turn("how did Child N die?", "...")]
-    assert contextualise("could his death have been prevented?", history) == (
-        "how did Child N die? could his death have been prevented?")
-    assert contextualise("what about teenagers?", history).startswith("how did Child N die?")
-    standalone = "what should health visitors do about unexplained bruising in babies"
-    assert contextualise(standalone, history) == standalone
-    assert contextualise("anything", []) == "anything"
 
 
 def test_searched_is_shown_when_the_glossary_changed_it(built: Assistant) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.build import add_to_index, build_index, scan_corpus, sentence_text, update_index
+from assistant.build import add_to_index, build_index, passage_text, scan_corpus, sentence_text, update_index
 from assistant.config import Settings
 from assistant.errors import IndexBusy, IndexUnavailable
 from assistant.manifest import MANIFEST, SQLITE, segment_files
@@ -32,12 +32,11 @@ def test_round_trip(built: Assistant) -> None:
     assert telford is not None and telford.meta.area == "Telford and Wrekin"
     chunks = index.document_chunks(telford.doc_id)
     assert len(chunks) == manifest.documents[telford.doc_id].chunks
-    # FAISS ids are the chunk ids: a chunk's stored vector is the mean of its sentences' and section's vectors
+    # FAISS ids are the chunk ids: a chunk's stored vector is the encoding of the passage with its review's title
+    # and section in front
     first = chunks[0]
     spans = sentence_spans(first.chunk.text)
-    parts = HashEmbedder().encode([sentence_text(first.chunk.text, span) for span in spans] +
-                                  ([first.chunk.section] if first.chunk.section else []))
-    expected = parts.mean(axis=0) / np.linalg.norm(parts.mean(axis=0))
+    [expected] = HashEmbedder().encode([passage_text(telford.meta.title, first.chunk)])
     assert index.similarities(expected, [first.id])[first.id] == pytest.approx(1.0, abs=1e-5)
     # and every sentence is indexed with its own vector and span
     [sentence_vector] = HashEmbedder().encode([sentence_text(first.chunk.text, spans[0])])

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from assistant.answer import Turn, choose_quotes, compose_answer, passage_quotes, validate_question
+from assistant.answer import choose_quotes, compose_answer, passage_quotes, validate_question
 from assistant.answerability import Evidence, judge, probability
 from assistant.citations import citation_for
 from assistant.errors import BadRequest

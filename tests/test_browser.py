@@ -152,6 +152,29 @@ def test_ask_follow_up_and_read_in_context(live_server: str, browser: WebDriver)
     assert csp_violations(browser) == []
 
 
+def test_a_new_topic_is_answered_alone_and_a_follow_up_can_be_asked_on_its_own(live_server: str,
+                                                                               browser: WebDriver) -> None:
+    browser.get(live_server + "/")
+    first = ask(browser, "what should I do if a family won't engage with early help", 1)
+    assert not first.find_elements(By.CLASS_NAME, "follows")
+    second = ask(browser, "What is the Graded Care Profile?", 2)
+    assert not second.find_elements(By.CLASS_NAME, "follows")  # a new topic: read on its own
+    top = second.find_elements(By.CSS_SELECTOR, ".citation")[0]
+    assert "Graded Care Profile" in top.text and "Luton" in top.text
+
+    third = ask(browser, "and who uses it?", 3)
+    note = third.find_element(By.CLASS_NAME, "follows")
+    assert "What is the Graded Care Profile?" in note.text
+    screenshot(browser, "chat-follow-up")
+    note.find_element(By.CLASS_NAME, "ask-alone").click()
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".bubble.answer:not(.pending)")) >= 4)
+    again = browser.find_elements(By.CSS_SELECTOR, ".bubble.answer:not(.pending)")[3]
+    assert not again.find_elements(By.CLASS_NAME, "follows")  # asked without the history
+    questions = [q.text for q in browser.find_elements(By.CSS_SELECTOR, ".bubble.question")]
+    assert questions[-1].endswith("and who uses it?")
+    assert csp_violations(browser) == []
+
+
 def test_phone_width(live_server: str, browser: WebDriver) -> None:
     browser.set_window_size(375, 812)
     browser.get(live_server + "/")

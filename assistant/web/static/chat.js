@@ -55,8 +55,21 @@
     return paragraph;
   }
 
-  function renderAnswer(body, turn) {
+  function followUpNote(body, question) {
+    var earlier = body.follows[body.follows.length - 1];
+    var again = el("button", { type: "button", class: "ask-alone" }, "Ask it on its own");
+    again.addEventListener("click", function () {
+      if (!busy) ask(question, true);
+    });
+    return el("p", { class: "follows" }, "Read as a follow-up to \u201c", el("span", {}, earlier),
+      "\u201d" + (body.follows.length > 1 ? " (and " + (body.follows.length - 1) + " earlier)" : "") + ". ", again);
+  }
+
+  function renderAnswer(body, turn, question) {
     var box = el("div", { class: "bubble answer" + (body.found ? "" : " not-found") });
+    if (body.follows && body.follows.length) {
+      box.appendChild(followUpNote(body, question));
+    }
     if (body.searched) {
       box.appendChild(el("p", { class: "searched" }, "Searched for: ", el("span", {}, body.searched)));
     }
@@ -79,7 +92,7 @@
     return el("div", { class: "bubble answer failed", role: "alert" }, message);
   }
 
-  function ask(question) {
+  function ask(question, alone) {
     clearError();
     setBusy(true);
     turnCount += 1;
@@ -95,7 +108,7 @@
     fetch("/api/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ question: question, history: history.slice(-HISTORY_TURNS) })
+      body: JSON.stringify({ question: question, history: alone ? [] : history.slice(-HISTORY_TURNS) })
     }).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (body) {
         if (!response.ok || !body) {
@@ -103,7 +116,7 @@
           pending.replaceWith(errorBubble("Sorry, that did not work: " + message));
           return;
         }
-        var answer = renderAnswer(body, turn);
+        var answer = renderAnswer(body, turn, question);
         answer.appendChild(window.Assistant.feedbackBox({
           kind: "answer", question: question, coverage: body.coverage,
           citations: body.citations.map(function (citation) { return citation.chunk_id; }) }));

@@ -11,9 +11,11 @@ the judgement combines:
 - `coverage`: the share of the question's specific content (its words weighted by rarity) that one top
   passage holds;
 - `unknown`: the share of the question's specific words that no passage in the collection holds at all
-  ("probate", "pension", "admission appeal"); shorthand of under four letters does not count.
+  ("probate", "pension", "admission appeal"); shorthand of under four letters does not count;
+- `score`: the best passage's ranking score (its cosine, closest sentence, keyword scores and the share of
+  the question's words it holds together: see retrieval.search).
 
-The weights are fitted on the tuning questions (benchmarks/collection.py --fit) and live in AnswerParams.
+The weights are fitted on a real-world set (benchmarks/realworld.py --fit) and live in AnswerParams.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ class Evidence:
     margin: float
     coverage: float
     unknown: float
+    score: float = 0.0  # the best passage's ranking score (retrieval.search)
 
     def as_dict(self) -> dict[str, float]:
         return {key: round(value, 4) for key, value in asdict(self).items()}
 
-    def features(self) -> tuple[float, float, float, float]:
-        return self.best, self.margin, self.coverage, self.unknown
+    def features(self) -> tuple[float, float, float, float, float]:
+        return self.best, self.margin, self.coverage, self.unknown, self.score
 
 
 def measure(*, retrieval: Retrieval, counts: TermCounts, params: AnswerParams) -> Evidence:
@@ -52,14 +55,15 @@ def measure(*, retrieval: Retrieval, counts: TermCounts, params: AnswerParams) -
     nearest = retrieval.nearest_sentences
     background = nearest[min(params.background_rank, len(nearest) - 1)] if nearest else 0.0
     terms, frequencies = counts.terms, counts.frequencies
+    score = max((hit.fused for hit in retrieval.hits), default=0.0)
     if not terms:
-        return Evidence(best, best - background, 0.0, 0.0)
+        return Evidence(best, best - background, 0.0, 0.0, score)
     weight = counts.rarity()
     # Only whole words count as unknown: short tokens and codes ('yr', 'PEX', '2yo') are shorthand, not topics.
     worded = [term for term in terms if len(term) >= 4 and term.isalpha()]
     absent = sum(weight[t] for t in worded if frequencies[t] == 0) / max(sum(weight[t] for t in worded), 1e-9)
     coverage = best_share(counts, (f"{hit.stored.chunk.section or ''} {hit.stored.chunk.text}" for hit in top))
-    return Evidence(best, best - background, coverage, absent)
+    return Evidence(best, best - background, coverage, absent, score)
 
 
 def probability(evidence: Evidence, params: AnswerParams) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, load_questions, rank_of
+from common import ROOT, fit_coverage, load_questions, rank_of
 
 from assistant.answer import Turn
 from assistant.build import BuildOptions, build_index, scan_corpus
@@ -42,7 +42,7 @@ from assistant.service import Assistant
 COLLECTION = Path(__file__).resolve().parent / "collection"
 OUT = Path(__file__).resolve().parent / "out"
 HELD_OUT_SHARE = 0.4
-FEATURES = ("best", "margin", "coverage", "unknown")
+FEATURES = ("best", "margin", "coverage", "unknown", "score")
 
 
 def held_out(key: str) -> bool:
@@ -154,22 +154,6 @@ def unsupported(rows: list[dict[str, Any]], cited: int) -> str:
     return f"{count}/{len(answerable)}"
 
 
-def fit_coverage_model(rows: list[dict[str, Any]], l2: float = 0.1) -> tuple[float, list[float]]:
-    """Class-balanced logistic regression (Newton steps) of answerable vs not, on the tuning rows only."""
-    tune = [row for row in rows if row["split"] == "tune" and row["features"]]
-    x = np.array([[row["features"][key] for key in FEATURES] + [1.0] for row in tune])
-    y = np.array([row["expect"] is not None for row in tune], dtype=float)
-    balance = np.where(y == 1, 1.0, y.sum() / max((1 - y).sum(), 1))
-    penalty = l2 * np.diag([1.0] * len(FEATURES) + [0.0])
-    beta = np.zeros(x.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-x @ beta))
-        gradient = x.T @ ((p - y) * balance) + penalty @ beta
-        hessian = x.T @ (x * (balance * p * (1 - p))[:, None]) + penalty
-        beta -= np.linalg.solve(hessian, gradient)
-    return float(beta[-1]), [round(float(w), 2) for w in beta[:-1]]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--misses", action="store_true")
@@ -222,9 +206,10 @@ def main() -> None:
               for split in ("tune", "held-out")]
     print(f"answered directly with no accepted passage among the {cited} quoted from: {', '.join(counts)}")
     if options.fit:
-        bias, weights = fit_coverage_model(rows)
-        print(f"fitted on the tuning split: bias {bias:.2f}, weights {weights} for {FEATURES}")
         tune = [row for row in rows if row["split"] == "tune" and row["features"]]
+        bias, weights = fit_coverage([[row["features"][key] for key in FEATURES] for row in tune],
+                                     [row["expect"] is not None for row in tune])
+        print(f"fitted on the tuning split: bias {bias:.2f}, weights {weights} for {FEATURES}")
         chances = [1 / (1 + np.exp(-(bias + sum(w * row["features"][k] for w, k in zip(weights, FEATURES,
                                                                                            strict=True)))))
                    for row in tune]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
 
 from assistant.build import build_index, scan_corpus  # noqa: E402
 from assistant.config import Settings  # noqa: E402
@@ -16,7 +19,7 @@ from assistant.service import Assistant  # noqa: E402
 from tests.helpers import HashEmbedder, child_pids, free_port, wait_until_healthy  # noqa: E402
 
 __all__ = ["HashEmbedder", "child_pids", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions",
-           "normalise", "rank_of"]
+           "normalise", "rank_of", "fit_coverage"]
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 
@@ -46,3 +49,20 @@ def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overr
     assistant = Assistant(settings)
     build_index(files=scan_corpus(corpus_dir), store=assistant.store, embedder=assistant.embedder)
     return assistant
+
+
+def fit_coverage(features: Sequence[Sequence[float]], answerable: Sequence[bool], l2: float = 0.1
+                 ) -> tuple[float, list[float]]:
+    """Class-balanced logistic regression (Newton steps) of answerable against not: (bias, weights), for
+    AnswerParams."""
+    x = np.array([[*row, 1.0] for row in features])
+    y = np.array(answerable, dtype=float)
+    balance = np.where(y == 1, 1.0, y.sum() / max((1 - y).sum(), 1))
+    penalty = l2 * np.diag([1.0] * (x.shape[1] - 1) + [0.0])
+    beta = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-x @ beta))
+        gradient = x.T @ ((p - y) * balance) + penalty @ beta
+        hessian = x.T @ (x * (balance * p * (1 - p))[:, None]) + penalty
+        beta -= np.linalg.solve(hessian, gradient)
+    return round(float(beta[-1]), 2), [round(float(w), 2) for w in beta[:-1]]

@@ -3,6 +3,7 @@
     python benchmarks/realworld.py /tmp/rw/setA [/tmp/rw/setB ...]   # figures per set
     python benchmarks/realworld.py SET --misses                       # also each miss of the project
     python benchmarks/realworld.py SET --json                         # one JSON object per set
+    python benchmarks/realworld.py TUNE OTHER... --fit                # fit the coverage model on TUNE only
 
 Each set's texts sit beside the seed reviews, as a practitioner's collection would; the index is built once
 per set, chunking version and model into the set's own folder (`SET/.index-*`, outside the repository, since
@@ -22,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT
+import numpy as np
+from common import ROOT, fit_coverage
 
 from assistant.build import BuildOptions, build_index, scan_corpus
 from assistant.config import Settings
@@ -111,6 +113,29 @@ def evaluate_set(folder: Path, *, k: int, rebuild: bool) -> dict[str, Any]:
     }
 
 
+def fit_answerability(folders: list[Path], thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)) -> None:
+    """Fit the coverage model on the first set's questions; print refusals at each threshold on every set."""
+    evidence: dict[str, list[tuple[list[float], bool]]] = {}
+    for folder in folders:
+        assistant = set_assistant(folder)
+        evidence[folder.name] = [(list(assistant.ask(q.q).evidence.values()), q.gold is not None)
+                                 for q in load_questions(folder / "questions.json")]
+    tune = evidence[folders[0].name]
+    bias, weights = fit_coverage([features for features, _ in tune], [answerable for _, answerable in tune])
+    print(f"fitted on {folders[0].name}: bias {bias}, weights {tuple(weights)} (best, margin, coverage, unknown, "
+          "score)")
+    for threshold in thresholds:
+        parts = []
+        for name, rows in evidence.items():
+            x = np.array([features for features, _ in rows])
+            chance = 1 / (1 + np.exp(-(bias + x @ np.array(weights))))
+            refused = [(c < threshold, answerable) for c, (_, answerable) in zip(chance, rows, strict=True)]
+            answerable = sum(a for _, a in refused)
+            parts.append(f"{name}: answerable refused {sum(r and a for r, a in refused)}/{answerable}, "
+                         f"unanswerable refused {sum(r and not a for r, a in refused)}/{len(refused) - answerable}")
+        print(f"direct at {threshold}: " + "  |  ".join(parts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sets", nargs="+", type=Path)
@@ -118,7 +143,11 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--fit", action="store_true", help="fit the coverage model on the first set")
     options = parser.parse_args()
+    if options.fit:
+        fit_answerability(options.sets)
+        return
     for folder in options.sets:
         result = evaluate_set(folder, k=options.k, rebuild=options.rebuild)
         if options.json:

@@ -109,8 +109,8 @@ def test_the_same_point_is_not_quoted_twice() -> None:
 
 def test_coverage_model_prefers_close_specific_evidence() -> None:
     params = AnswerParams()
-    strong = Evidence(best=0.7, margin=0.25, coverage=0.8, unknown=0.0)
-    weak = Evidence(best=0.45, margin=0.05, coverage=0.3, unknown=0.5)
+    strong = Evidence(best=0.7, margin=0.25, coverage=0.8, unknown=0.0, score=1.2)
+    weak = Evidence(best=0.45, margin=0.05, coverage=0.3, unknown=0.5, score=0.6)
     assert judge(strong, params) == "direct"
     assert judge(weak, params) == "none"
     assert probability(strong, params) > probability(weak, params)

@@ -264,7 +264,7 @@ def eval_command(questions: Path, as_json: bool, k: int, **flags: Any) -> None:
 @location_options
 def search_command(query: str, as_json: bool, k: int | None, theme: str | None, area: str | None,
                    review_type: str | None, year_from: int | None, year_to: int | None, **flags: Any) -> None:
-    """Find passages on a theme (for trainers): passages only, best first, across reviews."""
+    """Find passages on a theme (for trainers): passages only, best first."""
     filters = {"theme": theme, "area": area, "type": review_type, "year_from": year_from, "year_to": year_to}
     citations = Assistant(settings_from(**flags)).search(query, k=k, filters=filters, reader=OPERATOR)
     if as_json:

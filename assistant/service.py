@@ -207,7 +207,7 @@ class Assistant:
 
     def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None
                   ) -> tuple[Retrieval, TermCounts]:
-        """The passages for a question as read (best first, spread across reviews), and its words' counts."""
+        """The passages for a question as read (best first), and its words' counts."""
         expansion = reading.expansion
         counts = beside_encoding(count_terms, question=expansion.dense_text, index=index,
                                  abbreviations=load_glossary(self.settings.glossary_path).abbreviation_terms,
@@ -271,7 +271,7 @@ class Assistant:
 
     def search(self, query: object, *, k: int | None = None, filters: Mapping[str, Any] | None = None,
                base_url: str = "", reader: Reader = ANONYMOUS) -> list[Citation]:
-        """Passages for a trainer: best first, across reviews. With a theme and no words, browse the theme."""
+        """Passages for a trainer: best first. With a theme and no words, browse the theme."""
         checked = self.filters_from(filters)
         if (query is None or (isinstance(query, str) and not query.strip())) and checked and checked.theme:
             theme = next(t for t in self.themes if t.id == checked.theme)

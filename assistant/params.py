@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Bump when the loaders or the chunker change how text is cut, even with the same parameters.
-CHUNKER_CODE_VERSION = "6"
+CHUNKER_CODE_VERSION = "7"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from assistant.config import BUNDLED_MODEL, Settings
 from assistant.errors import DocumentUnreadable
 from assistant.ingest import chunk_document, load_document
 from assistant.ingest.loaders import load_file
-from assistant.ingest.ocr import ocr_paragraphs, page_ranges
+from assistant.ingest.ocr import ocr_furniture, ocr_paragraphs, page_ranges
 from assistant.params import DEFAULT_CHUNKING, OcrParams
 from assistant.service import Assistant
 
@@ -137,6 +137,23 @@ def test_ocr_output_becomes_paragraphs() -> None:
            "between addresses - rented / owned & shared by 40 %.\n- first item\n- second item\n\n12\n\n. , ~\n\f")
     assert ocr_paragraphs(raw) == ("Finding 2: Housing\n\nThe family was evicted in the winter and moved between "
                                    "addresses - rented / owned & shared by 40 %.\n\n- first item\n\n- second item")
+
+
+def test_contents_pages_and_running_headers_are_left_out_of_ocr_text() -> None:
+    contents = ("Walker Review 2021 OFFICIAL\n\nContents\n\n1. Introduction .......... 3\n"
+                "2. Findings . . . . . . 7\n3. Recommendations ____ 12\n\nPage 2 of 9")
+    body = ("Walker Review 2021 OFFICIAL\n\nThe school nurse saw the child twice that term and noted the "
+            "weight loss.\n\nPage 3 of 9")
+    later = "Walker Review 2021 OFFICIAL\n\nNo referral followed.\n\nPage 4 of 9"
+    furniture = ocr_furniture([contents, body, later])
+    assert "walker review # official" in furniture and "page # of #" in furniture
+    assert ocr_paragraphs(contents, furniture) == ""
+    assert ocr_paragraphs(body, furniture) == ("The school nurse saw the child twice that term and noted the "
+                                               "weight loss.")
+    # a line that merely mentions contents, or ends in a number, is body text
+    assert ocr_paragraphs("Contents of the home were poor.\n\nShe was seen on day 12", furniture) == (
+        "Contents of the home were poor.\n\nShe was seen on day 12")
+    assert ocr_furniture([body]) == frozenset()  # one page repeats nothing
 
 
 def test_page_ranges() -> None:

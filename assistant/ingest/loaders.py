@@ -22,6 +22,7 @@ from .ocr import (
     OcrFailed,
     find_tesseract,
     is_scanned,
+    ocr_furniture,
     ocr_page,
     ocr_paragraphs,
     page_ranges,
@@ -191,18 +192,19 @@ def _read_scanned(pdf: Any, scanned: list[int], name: str, ocr: OcrParams,
         pages = page_ranges([i + 1 for i in scanned])
         verb = "is a scanned image" if len(scanned) == 1 else "are scanned images"
         return {}, [f"{pages} {verb} and OCR is not available ({INSTALL_HINT})"]
-    read: dict[int, str] = {}
+    raw: dict[int, str] = {}
     failed: dict[str, list[int]] = {}
     for index in progress(scanned, len(scanned), f"OCR {name}"):
         page = pdf[index]
         try:
-            read[index] = ocr_paragraphs(ocr_page(page, executable, ocr))
+            raw[index] = ocr_page(page, executable, ocr)
         except OcrFailed as exc:
             failed.setdefault(str(exc), []).append(index + 1)
         finally:
             page.close()
     warnings = [f"{page_ranges(numbers)} could not be read by OCR: {reason}" for reason, numbers in failed.items()]
-    return read, warnings
+    furniture = ocr_furniture(list(raw.values()))
+    return {index: ocr_paragraphs(text, furniture) for index, text in raw.items()}, warnings
 
 
 # --- DOCX ------------------------------------------------------------------------------------

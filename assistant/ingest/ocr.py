@@ -8,16 +8,25 @@ page on stdin; no Python binding is needed. Without it, scanned pages are report
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 from typing import Any
 
 from ..params import OcrParams
+from .pdf_layout import CONTENTS_ENTRY, CONTENTS_TITLE, REPEATED_SHARE
 from ..text import LIST_MARKER, PAGE_FURNITURE, join_lines
 
 INSTALL_HINT = "install tesseract-ocr"
+# A line among the first or last EDGE_LINES of REPEATED_SHARE of the OCR'd pages is a running header/footer.
+EDGE_LINES = 2
+# Dotted leaders as Tesseract also reads them (dots with stray spaces, underscores) before a page number.
+OCR_LEADERS = re.compile(r"(?:(?:\. ?){3,}|_{3,})\s*\d{1,4}$")
+# A page with this many contents entries is a contents page (its "Contents" heading goes too).
+CONTENTS_MIN_ENTRIES = 3
 _LETTER = re.compile(r"[^\W\d_]")
 # After the first word of a line, a "word" of punctuation alone (" ; ", " _ ", " | ") is a speck read as a
 # mark; dashes, slashes, ampersands and per cent signs standing alone are real.
@@ -92,17 +101,49 @@ def ocr_page(page: Any, executable: str, params: OcrParams) -> str:
     return done.stdout.decode("utf-8", "replace")
 
 
-def ocr_paragraphs(raw: str) -> str:
+def _line_key(line: str) -> str:
+    """A line as compared across pages: lower case, digits alike ("Page 3 of 9" repeats), single spaces."""
+    return " ".join(re.sub(r"\d+", "#", line.lower()).split())
+
+
+def _text_lines(raw: str) -> list[str]:
+    return [line for line in (" ".join(line.split()) for line in raw.replace("\f", "\n").splitlines()) if line]
+
+
+def _edges(lines: list[str]) -> list[str]:
+    return lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+
+
+def ocr_furniture(pages: list[str]) -> frozenset[str]:
+    """Running headers and footers of OCR'd pages: lines (digits counted as alike) among the first or last
+    EDGE_LINES of at least REPEATED_SHARE of the pages, and of two or more."""
+    if len(pages) < 2:
+        return frozenset()
+    counts = Counter(key for raw in pages for key in {_line_key(line) for line in _edges(_text_lines(raw))})
+    threshold = max(2, math.ceil(REPEATED_SHARE * len(pages)))
+    return frozenset(key for key, count in counts.items() if count >= threshold and _LETTER.search(key))
+
+
+def is_contents_entry(line: str) -> bool:
+    """A contents-page line: a title, dotted leaders and a page number ('3. Findings ........ 12')."""
+    return CONTENTS_ENTRY.search(line) is not None or OCR_LEADERS.search(line) is not None
+
+
+def ocr_paragraphs(raw: str, furniture: frozenset[str] = frozenset()) -> str:
     """Tesseract's text as paragraphs: its blank lines end paragraphs, lines broken inside one are joined
     (a word hyphenated across the break made whole), a bullet starts an item, and lines with no letters
-    (page numbers, specks read as punctuation) and marks standing alone inside a line are dropped.
-    No font sizes: every line is body text."""
+    (page numbers, specks read as punctuation), contents entries, the running headers and footers in
+    `furniture` (see ocr_furniture) and marks standing alone inside a line are dropped; so is the heading
+    of a contents page. No font sizes: every line is body text."""
     out: list[str] = []
+    contents_page = sum(is_contents_entry(line) for line in _text_lines(raw)) >= CONTENTS_MIN_ENTRIES
     for block in re.split(r"\n\s*\n", raw.replace("\f", "\n\n")):
         current = ""
         for line in block.splitlines():
-            stripped = _SPECK.sub("", " ".join(line.split()))
-            if not _LETTER.search(stripped) or PAGE_FURNITURE.match(stripped):
+            spaced = " ".join(line.split())
+            stripped = _SPECK.sub("", spaced)
+            if not _LETTER.search(stripped) or PAGE_FURNITURE.match(stripped) or is_contents_entry(spaced) \
+                    or _line_key(spaced) in furniture or (contents_page and CONTENTS_TITLE.match(stripped)):
                 continue
             if current and LIST_MARKER.match(stripped):
                 out.append(current)

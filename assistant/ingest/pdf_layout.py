@@ -35,8 +35,8 @@ CONTENTS_SHARE = 0.5
 FOOTNOTE_SIZE = 0.9
 # A line this many times its type size below the one before it starts a new paragraph (the gap between them).
 PARAGRAPH_GAP = 1.7
-_CONTENTS_ENTRY = re.compile(r"(?:\.{3,}|…|(?:\. ){3,})\s*(\d{1,4})$")
-_CONTENTS_TITLE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
+CONTENTS_ENTRY = re.compile(r"(?:\.{3,}|…|(?:\. ){3,})\s*(\d{1,4})$")
+CONTENTS_TITLE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
 _FOOTNOTE_START = re.compile(r"^(\d{1,3})\s+(\S.*)$")
 
 
@@ -84,7 +84,7 @@ def _is_furniture(row: Row, page: PdfPage, repeated: set[str]) -> bool:
 
 def _contents_number(row: Row) -> int | None:
     """The page number a contents entry points to (after dotted leaders, or alone far to the right)."""
-    if match := _CONTENTS_ENTRY.search(row_text(row)):
+    if match := CONTENTS_ENTRY.search(row_text(row)):
         return int(match.group(1))
     last = row[-1]
     if len(row) >= 2 and re.fullmatch(r"\d{1,4}", last.text) and last.left - row[-2].right > 3 * last.size:
@@ -104,7 +104,7 @@ def _drop_contents(rows: list[Row], pages: int) -> list[Row]:
     if len(entries) >= CONTENTS_SHARE * len(rows):
         return []
     dropped = {index for index, _ in entries}
-    return [row for index, row in enumerate(rows) if index not in dropped and not _CONTENTS_TITLE.match(row_text(row))]
+    return [row for index, row in enumerate(rows) if index not in dropped and not CONTENTS_TITLE.match(row_text(row))]
 
 
 def _table_at(rows: list[Row], start: int) -> tuple[int, list[str]] | None:

@@ -17,8 +17,8 @@ from collections import Counter
 from typing import Any
 
 from ..params import OcrParams
-from .pdf_layout import CONTENTS_ENTRY, CONTENTS_TITLE, REPEATED_SHARE
 from ..text import LIST_MARKER, PAGE_FURNITURE, join_lines
+from .pdf_layout import CONTENTS_ENTRY, CONTENTS_TITLE, REPEATED_SHARE
 
 INSTALL_HINT = "install tesseract-ocr"
 # A line among the first or last EDGE_LINES of REPEATED_SHARE of the OCR'd pages is a running header/footer.

@@ -108,10 +108,6 @@ class RankingParams:
     rescored: int = 30
     # Passages of a review the question names ("in Luton", "Child N") count this many times more.
     named_review_boost: float = 2.0
-    # In a conversation, a word held by at least one passage and at most this share of them (and never fewer
-    # than specific_min_passages) is a topic of its own: a turn naming one is read alone (conversation.py).
-    specific_share: float = 0.02
-    specific_min_passages: int = 5
     # A passage is cited with its better neighbour when both were candidates and together they hold at most
     # this many words (0: passages are cited alone).
     context_max_words: int = 220

@@ -186,24 +186,17 @@ class Assistant:
 
     # --- asking and searching ----------------------------------------------------------------
 
-    def read(self, question: str, history: Sequence[Turn] = (), hidden: frozenset[str] = frozenset()) -> Reading:
+    def read(self, question: str, history: Sequence[Turn] = ()) -> Reading:
         """The question in the light of the conversation (as far as it leans on it), expanded with the
-        glossary. Words are judged specific over the reviews not `hidden` from the reader."""
+        glossary."""
         glossary = load_glossary(self.settings.glossary_path)
         index = self.index()
         names = self._review_names(index)
-        turn = read_turn(question, [earlier.question for earlier in history],
-                         is_specific=lambda word: self._is_specific(index, word, hidden),
-                         names_in=names.named_in, strip_names=names.strip)
+        turn = read_turn(question, [earlier.question for earlier in history], names_in=names.named_in,
+                         strip_names=names.strip)
         focus = glossary.expand(question).keyword_text if turn.follows else None
         return Reading(turn.text, glossary.expand(turn.text), focus, turn.follows,
                        names.named_in(question) or names.named_in(turn.text))
-
-    def _is_specific(self, index: OpenIndex, word: str, hidden: frozenset[str]) -> bool:
-        """Whether some passages, but few, hold the word: a topic of its own ('adultification', 'ICON')."""
-        most = max(self.settings.ranking.specific_min_passages,
-                   int(index.chunk_count * self.settings.ranking.specific_share))
-        return 0 < index.passage_frequencies([word], cap=most + 1, hidden=hidden)[word] <= most
 
     def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None
                   ) -> tuple[Retrieval, TermCounts]:
@@ -249,7 +242,7 @@ class Assistant:
         checked = self.filters_from(filters)
         index = self.index()
         checked = self._scoped(checked, index, reader)
-        reading = self.read(question, history, hidden=checked.hidden if checked else frozenset())
+        reading = self.read(question, history)
         if not keyword_terms(reading.in_context):  # 'x', '*', 'and?': nothing to look for
             return compose_answer(question=question, searched=question, hits=[], coverage=COVERAGE_NONE,
                                   evidence=Evidence(0.0, 0.0, 0.0, 0.0), cite=self._cite(base_url),

@@ -92,19 +92,18 @@ class RankingParams:
     # of this many passages nearest in meaning (collection.py --approximate sentences: held-out R@1, R@3 and
     # refusals unchanged, MRR 0.680 against 0.682).
     sentence_candidates: int = 300
-    # A passage's score: its cosine (times dense_weight), plus its closest sentence's cosine, plus each keyword
-    # ranking's BM25 score as a share of that ranking's best, plus the rarity-weighted share of the question's
-    # words it holds with its review's title and section, each times its weight. Fitted on one real-world set
-    # (benchmarks/realworld.py, pairwise logistic regression, rounded), checked on two others.
+    # A passage's score: its cosine (times dense_weight), plus its closest sentence's cosine, plus the
+    # rarity-weighted share of the question's words it holds with its review's title and section, each times
+    # its weight. The shortlist of passages so scored (`rescored`, whose text is read for it; the rest never
+    # is) is chosen by the cosines and each keyword search's BM25 score as a share of that search's best:
+    # any of the question's words, pairs of its own neighbouring words, and a follow-up's own words. Fitted
+    # on one real-world set (benchmarks/realworld.py; pairwise logistic regression, rounded), checked on two.
     dense_weight: float = 1.0
     sentence_weight: float = 0.5
+    coverage_weight: float = 0.3
     keyword_weight: float = 0.2
-    # ... BM25 over pairs of the question's own neighbouring words, and (for a follow-up) over its latest turn.
     phrase_weight: float = 0.1
     focus_weight: float = 0.2
-    coverage_weight: float = 0.2
-    # The best this many passages by the first score are scored again with their exact closest sentence and
-    # the words they hold (their text is read for that; the rest is never read).
     rescored: int = 30
     # Passages of a review the question names ("in Luton", "Child N") count this many times more.
     named_review_boost: float = 2.0
@@ -141,13 +140,11 @@ class AnswerParams:
     # Passage frequencies are counted up to this many (beyond, a word is common whatever the exact count).
     frequency_cap: int = 5000
     # Logistic model over (best, margin, coverage, unknown, score), fitted by `benchmarks/realworld.py --fit` on
-    # one real-world set (the others, the seeds and the fictional collection are checks). The fit gave unknown
-    # words no weight (+0.16: real near-domain questions use the collection's words); they keep the weight
-    # fitted on the seeds and the fictional collection, whose nonsense and out-of-field questions need it.
-    bias: float = -10.44
-    weights: tuple[float, float, float, float, float] = (2.17, 2.71, 0.52, -2.61, 8.4)
+    # one real-world set (the others, the seeds and the fictional collection are checks).
+    bias: float = -9.53
+    weights: tuple[float, float, float, float, float] = (1.93, 2.55, 0.87, -0.24, 9.01)
     # At or above this chance the answer is direct; between the two, related passages are offered as such.
-    # Chosen on the tuning split where false refusals and wrongly answered near-domain questions balance.
+    # Chosen on that set where false refusals and wrongly answered near-domain questions balance.
     direct_probability: float = 0.3
     related_probability: float = 0.12
     related_min_best: float = 0.3

@@ -212,10 +212,10 @@ def search(
     `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25 over any
     of its words; `phrase_query` (the person's own words) feeds BM25 over pairs of neighbouring words;
     `focus_query`, for a follow-up, is the latest turn alone, so its new topic is not outweighed by the old.
-    Every candidate is scored (`first_scores`); the best `rescored` are scored again with their exact closest
-    sentence and the rarity-weighted share of the question's words (`counts`) they hold with their review's
-    title and section (`counts` gives them when called, once the searches are done: they are counted beside
-    the encoding). Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
+    Every candidate gets a first score (with the keyword searches' BM25 scores); the best `rescored` are
+    scored with their exact closest sentence and the rarity-weighted share of the question's words (`counts`,
+    called once the searches are done: they are counted beside the encoding) they hold with their review's
+    title and section. Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
     """
     found = gather(index=index, embedder=embedder, query=query, keyword_query=keyword_query,
                    phrase_query=phrase_query, focus_query=focus_query, k=k,
@@ -223,26 +223,31 @@ def search(
     cosine = dict(found.rankings["dense"])
     pooled = {chunk_id for ranking in found.rankings.values() for chunk_id, _ in ranking}
     cosine.update(index.similarities(found.vector, [i for i in pooled if i not in cosine]))
+    # The shortlist: the passage's cosine, its closest sentence as the sentence search found it (a passage
+    # it did not reach: its lowest) and the keyword searches' BM25 scores as shares of their best.
     keyword = keyword_scores(found, params)
-    # a first score from the sentence search's closest sentences (a passage it did not reach: its lowest)
     nearest = dict(found.rankings["sentence"])
     floor = min(nearest.values(), default=0.0)
 
-    def score(chunk_id: int, sentence: float, held: float = 0.0) -> float:
-        return (params.dense_weight * cosine[chunk_id] + params.sentence_weight * sentence
-                + keyword.get(chunk_id, 0.0) + params.coverage_weight * held)
+    def score(chunk_id: int, sentence: float) -> float:
+        return params.dense_weight * cosine[chunk_id] + params.sentence_weight * sentence
 
-    scores = {i: score(i, nearest.get(i, min(floor, cosine[i]))) for i in pooled if i in cosine}
-    shortlist = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)[:max(params.rescored, k)]
+    first = {i: score(i, nearest.get(i, min(floor, cosine[i]))) + keyword.get(i, 0.0) for i in pooled if i in cosine}
+    shortlist = sorted(first, key=lambda chunk_id: first[chunk_id], reverse=True)[:max(params.rescored, k)]
+    # The score: the cosine, the exact closest sentence and the share of the question's words the passage
+    # holds, counted over the reviews the reader may see (BM25 counts every review in the index: its scores
+    # would tell a reader that hidden reviews hold a word, so they only choose the shortlist).
     stored = index.chunks(shortlist)  # the passages' text is read for the shortlist only
     sentence_scores = index.sentence_scores(found.vector, shortlist)
     words = counts() if counts is not None else None
+    scores: dict[int, float] = {}
     for chunk_id in shortlist:
         passage = stored.get(chunk_id)
         sentences = sentence_scores.get(chunk_id)
         held = words.share_held(f"{passage.meta.title} {passage.chunk.section or ''} {passage.chunk.text}") \
             if words is not None and passage is not None else 0.0
-        scores[chunk_id] = score(chunk_id, max(sentences)[0] if sentences else cosine[chunk_id], held)
+        scores[chunk_id] = (score(chunk_id, max(sentences)[0] if sentences else cosine[chunk_id])
+                            + params.coverage_weight * held)
         if passage is not None and passage.chunk.doc_id in named_reviews:
             scores[chunk_id] *= params.named_review_boost
     picked = sorted((i for i in shortlist if i in stored), key=lambda chunk_id: scores[chunk_id], reverse=True)[:k]

@@ -129,7 +129,7 @@ def shown(response: httpx.Response) -> str:
     if response.status_code != 200 or not response.headers["content-type"].startswith("application/json"):
         return response.text
     body = response.json()
-    for echoed in ("query", "question", "searched"):
+    for echoed in ("query", "question", "searched", "follows"):
         body.pop(echoed, None)
     return json.dumps(body)
 

@@ -107,7 +107,7 @@ class RankingParams:
     rescored: int = 30
     # Passages of a review the question names ("in Luton", "Child N") count this many times more.
     named_review_boost: float = 2.0
-    # A passage is cited with its better neighbour when both were candidates and together they hold at most
+    # A passage is cited with its better neighbour when both were shortlisted and together they hold at most
     # this many words (0: passages are cited alone).
     context_max_words: int = 220
     # BM25 weights of the FTS5 columns: a word in the section title counts most, then the passage text.

@@ -64,7 +64,7 @@ class Hit:
 
     stored: StoredChunk
     score: float
-    fused: float
+    fused: float  # its ranking score (see search)
     sentence: tuple[int, int] | None = None  # the span, in the passage's text, of its sentence closest to the query
     sentence_score: float | None = None  # that sentence's cosine similarity to the query
     sentences: list[tuple[float, tuple[int, int]]] = field(default_factory=list)  # every sentence: (cosine, span)
@@ -83,7 +83,7 @@ class Retrieval:
     # Cosines of the sentences nearest the question across the (filtered) collection, best first.
     nearest_sentences: list[float]
     vector: np.ndarray | None = None  # the embedded query
-    scores: dict[int, float] = field(default_factory=dict)  # every candidate passage's score, by chunk id
+    scores: dict[int, float] = field(default_factory=dict)  # every shortlisted passage's score, by chunk id
 
 
 def fts_pairs_expression(text: str, common: frozenset[str] = frozenset(), *, strict: bool = False) -> str:
@@ -264,8 +264,8 @@ def search(
 
 def in_context(retrieval: Retrieval, index: OpenIndex, *, max_words: int) -> list[Hit]:
     """Each hit cited with the passage beside it (before or after, in its review) that matches the question
-    better, when both were candidates and together they stay within max_words: passages are ranked small
-    and quoted in context. A neighbour cited so is not cited again on its own."""
+    better, when that one was shortlisted too and together they stay within max_words: passages are ranked
+    small and quoted in context. A neighbour cited so is not cited again on its own."""
     if max_words <= 0 or retrieval.vector is None:
         return list(retrieval.hits)
     cited_keys: set[tuple[str, int]] = set()

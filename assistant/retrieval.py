@@ -82,8 +82,9 @@ class Retrieval:
     hits: list[Hit]
     # Cosines of the sentences nearest the question across the (filtered) collection, best first.
     nearest_sentences: list[float]
-    vector: np.ndarray | None = None  # the embedded query
-    scores: dict[int, float] = field(default_factory=dict)  # every shortlisted passage's score, by chunk id
+    # Every passage scored in full (the hits among them), by (doc id, passage number): the neighbours a hit
+    # may be cited with.
+    shortlist: dict[tuple[str, int], Hit] = field(default_factory=dict)
 
 
 def fts_pairs_expression(text: str, common: frozenset[str] = frozenset(), *, strict: bool = False) -> str:
@@ -250,26 +251,26 @@ def search(
                             + params.coverage_weight * held)
         if passage is not None and passage.chunk.doc_id in named_reviews:
             scores[chunk_id] *= params.named_review_boost
-    picked = sorted((i for i in shortlist if i in stored), key=lambda chunk_id: scores[chunk_id], reverse=True)[:k]
-    hits = []
-    for chunk_id in picked:
+    scored: list[Hit] = []
+    for chunk_id in sorted((i for i in shortlist if i in stored), key=lambda i: scores[i], reverse=True):
         hit = Hit(stored[chunk_id], cosine[chunk_id], scores[chunk_id])
-        scored = sentence_scores.get(chunk_id)
-        if scored:
-            hit.sentence_score, hit.sentence = max(scored)
-            hit.sentences = scored
-        hits.append(hit)
-    return Retrieval(hits, found.nearest_sentences, found.vector, scores)
+        sentences = sentence_scores.get(chunk_id)
+        if sentences:
+            hit.sentence_score, hit.sentence = max(sentences)
+            hit.sentences = sentences
+        scored.append(hit)
+    return Retrieval(scored[:k], found.nearest_sentences,
+                     {(hit.stored.chunk.doc_id, hit.stored.chunk.n): hit for hit in scored})
 
 
-def in_context(retrieval: Retrieval, index: OpenIndex, *, max_words: int) -> list[Hit]:
+def in_context(retrieval: Retrieval, *, max_words: int) -> list[Hit]:
     """Each hit cited with the passage beside it (before or after, in its review) that matches the question
     better, when that one was shortlisted too and together they stay within max_words: passages are ranked
     small and quoted in context. A neighbour cited so is not cited again on its own."""
-    if max_words <= 0 or retrieval.vector is None:
+    if max_words <= 0:
         return list(retrieval.hits)
     cited_keys: set[tuple[str, int]] = set()
-    pairs: list[tuple[Hit, StoredChunk | None]] = []
+    cited: list[Hit] = []
     for hit in retrieval.hits:
         chunk = hit.stored.chunk
         if (chunk.doc_id, chunk.n) in cited_keys:
@@ -277,24 +278,14 @@ def in_context(retrieval: Retrieval, index: OpenIndex, *, max_words: int) -> lis
         cited_keys.add((chunk.doc_id, chunk.n))
         size = len(chunk.text.split())
         options = [found for n in (chunk.n - 1, chunk.n + 1)
-                   if (chunk.doc_id, n) not in cited_keys
-                   and (found := index.chunk_by_key(chunk.doc_id, n)) is not None
-                   and found.id in retrieval.scores and size + len(found.chunk.text.split()) <= max_words]
-        neighbour = max(options, key=lambda found: retrieval.scores[found.id], default=None)
-        if neighbour is not None:
-            cited_keys.add((neighbour.chunk.doc_id, neighbour.chunk.n))
-        pairs.append((hit, neighbour))
-    extra = [neighbour.id for _, neighbour in pairs if neighbour is not None]
-    cosines = index.similarities(retrieval.vector, extra)
-    sentences = index.sentence_scores(retrieval.vector, extra)
-    cited: list[Hit] = []
-    for hit, neighbour in pairs:
+                   if (chunk.doc_id, n) not in cited_keys and (found := retrieval.shortlist.get((chunk.doc_id, n)))
+                   and size + len(found.stored.chunk.text.split()) <= max_words]
+        neighbour = max(options, key=lambda found: found.fused, default=None)
         if neighbour is None:
             cited.append(hit)
             continue
-        beside = Hit(neighbour, cosines.get(neighbour.id, 0.0), retrieval.scores[neighbour.id],
-                     sentences=sentences.get(neighbour.id, []))
-        cited.append(_joined(hit, [hit, beside]))
+        cited_keys.add((chunk.doc_id, neighbour.stored.chunk.n))
+        cited.append(_joined(hit, [hit, neighbour]))
     return cited
 
 

@@ -232,7 +232,7 @@ class Assistant:
         """The passages an answer would be built from, in order (for benchmarks and diagnostics)."""
         index = self.index()
         retrieval, _ = self._retrieve(index, self.read(question, history), k or self.settings.default_k, None)
-        return in_context(retrieval, index, max_words=self.settings.ranking.context_max_words)
+        return in_context(retrieval, max_words=self.settings.ranking.context_max_words)
 
     def ask(self, question: object, *, history: Sequence[Turn] = (), k: int | None = None,
             filters: Mapping[str, Any] | None = None, base_url: str = "", reader: Reader = ANONYMOUS) -> Answer:
@@ -249,7 +249,7 @@ class Assistant:
                                   follows=reading.follows)
         retrieval, counts = self._retrieve(index, reading, k, checked)
         evidence = measure(retrieval=retrieval, counts=counts, params=self.settings.answer)
-        hits = in_context(retrieval, index, max_words=self.settings.ranking.context_max_words)
+        hits = in_context(retrieval, max_words=self.settings.ranking.context_max_words)
         return compose_answer(question=question, searched=reading.expansion.keyword_text, hits=hits,
                               coverage=judge(evidence, self.settings.answer), evidence=evidence,
                               cite=self._cite(base_url), params=self.settings.answer, follows=reading.follows)

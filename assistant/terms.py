@@ -3,6 +3,7 @@ passage holds. Shared by the ranking (retrieval.py) and the judgement of coverag
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -24,9 +25,12 @@ ought must might may shall us let lets i'm i've it's what's
 """.split())
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def content_words(text: str) -> list[str]:
     """The words of a query that carry its content, lower-cased, in order (repeats kept)."""
-    words = [word.lower() for word in re.findall(r"[A-Za-z0-9]+", text)]
+    words = _WORD.findall(text.lower())
     return [word for word in words if word not in STOPWORDS and len(word) > 1]
 
 
@@ -53,16 +57,24 @@ class TermCounts:
         """Each word's weight: the log of how many passages there are per passage holding it."""
         return {term: math.log((self.passages + 1) / (self.frequencies[term] + 0.5)) for term in self.terms}
 
-    def share_held(self, text: str, known_only: bool = True) -> float:
-        """The rarity-weighted share of the question's words (only those some passage holds, by default)
-        that `text` holds, compared as stems."""
+    @functools.cached_property
+    def _known_stems(self) -> tuple[dict[str, float], float]:
+        """The stems of the words some passage holds, with their weights, and the weights' total."""
         weight = self.rarity()
-        terms = [t for t in dict.fromkeys(self.terms) if not known_only or self.frequencies[t] > 0]
-        total = sum(weight[t] for t in terms)
+        stems: dict[str, float] = {}
+        for term in dict.fromkeys(self.terms):
+            if self.frequencies[term] > 0:
+                stems[stem(term)] = stems.get(stem(term), 0.0) + weight[term]
+        return stems, sum(stems.values())
+
+    def share_held(self, text: str) -> float:
+        """The rarity-weighted share of the question's words (those some passage holds) that `text` holds,
+        compared as stems."""
+        stems, total = self._known_stems
         if not total:
             return 0.0
-        present = {stem(word) for word in keyword_terms(text)}
-        return sum(weight[t] for t in terms if stem(t) in present) / total
+        present = {stem(word) for word in set(_WORD.findall(text.lower()))}
+        return sum(weight for term, weight in stems.items() if term in present) / total
 
 
 def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str], params: AnswerParams,
@@ -75,8 +87,6 @@ def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str
         return TermCounts([], 0, {})
     return TermCounts(terms, max(index.passage_count(hidden), 1),
                       index.passage_frequencies(terms, cap=params.frequency_cap, hidden=hidden))
-
-
 
 
 def best_share(counts: TermCounts, texts: Iterable[str]) -> float:

@@ -8,6 +8,7 @@ from assistant.answer import Turn
 from assistant.conversation import continues, read_turn
 from assistant.service import Assistant
 
+
 @pytest.mark.parametrize(("previous", "question"), [
     ("what's the timescale for an ICPC in Luton?", "and what about in Sefton?"),
     ("what does ICON stand for?", "what does the O stand for?"),
@@ -53,7 +54,8 @@ def test_a_follow_up_naming_its_own_area_drops_the_earlier_one() -> None:
     def strip(text: str) -> str:
         return text.replace("Luton", "").replace("Sefton", "")
 
-    reading = read_turn("and what about in Sefton?", ["what's the ICPC timescale in Luton?"], names_in=names_in, strip_names=strip)
+    reading = read_turn("and what about in Sefton?", ["what's the ICPC timescale in Luton?"], names_in=names_in,
+                        strip_names=strip)
     assert reading.text == "what's the ICPC timescale in ? and what about in Sefton?"
     assert reading.follows == ("what's the ICPC timescale in Luton?",)
 

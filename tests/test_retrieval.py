@@ -56,18 +56,21 @@ def test_each_piece_of_the_score_moves_the_ranking(built: Assistant) -> None:
     assert [hit.stored.id for hit in full] != [hit.stored.id for hit in alone]
 
 
-def test_cited_in_context_adds_a_candidate_neighbour_within_the_word_limit(built: Assistant) -> None:
+def test_cited_in_context_adds_a_shortlisted_neighbour_within_the_word_limit(built: Assistant) -> None:
     index = built.index()
     retrieval = search(index=index, embedder=built.embedder, query="housing eviction and rent arrears", k=5)
-    alone = in_context(retrieval, index, max_words=0)
+    alone = in_context(retrieval, max_words=0)
     assert [hit.stored.id for hit in alone] == [hit.stored.id for hit in retrieval.hits]
-    cited = in_context(retrieval, index, max_words=400)
+    cited = in_context(retrieval, max_words=400)
     own_text = {hit.stored.id: hit.stored.chunk.text for hit in retrieval.hits}
     assert any(hit.stored.chunk.text != own_text[hit.stored.id] for hit in cited), "no passage was widened"
     spans: list[tuple[str, int, int]] = []
     for hit in cited:
         assert len(hit.stored.chunk.text.split()) <= 400
         assert own_text[hit.stored.id] in hit.stored.chunk.text  # the hit itself is always cited whole
+        neighbours = [other for key, other in retrieval.shortlist.items() if key[0] == hit.stored.chunk.doc_id
+                      and other.stored.chunk.text in hit.stored.chunk.text and other.stored.id != hit.stored.id]
+        assert len(neighbours) == (hit.stored.chunk.text != own_text[hit.stored.id])  # one, and shortlisted
         chunk = hit.stored.chunk
         assert not any(doc == chunk.doc_id and start < chunk.end and chunk.start < end for doc, start, end in spans)
         spans.append((chunk.doc_id, chunk.start, chunk.end))  # no passage is cited twice

@@ -96,15 +96,14 @@ class RankingParams:
     # rarity-weighted share of the question's words it holds with its review's title and section, each times
     # its weight. The shortlist of passages so scored (`rescored`, whose text is read for it; the rest never
     # is) is chosen by the cosines and each keyword search's BM25 score as a share of that search's best:
-    # any of the question's words, pairs of its own neighbouring words, and a follow-up's own words. Fitted
+    # any of the question's words, and a follow-up's own words. Fitted
     # on one real-world set (benchmarks/realworld.py; pairwise logistic regression, rounded), checked on two.
     dense_weight: float = 1.0
     sentence_weight: float = 0.5
     coverage_weight: float = 0.3
     keyword_weight: float = 0.2
-    phrase_weight: float = 0.1
     focus_weight: float = 0.2
-    rescored: int = 30
+    rescored: int = 20
     # Passages of a review the question names ("in Luton", "Child N") count this many times more.
     named_review_boost: float = 2.0
     # A passage is cited with its better neighbour when both were shortlisted and together they hold at most

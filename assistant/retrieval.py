@@ -16,7 +16,7 @@ from .errors import BadRequest
 from .models import Chunk
 from .params import DEFAULT_RANKING, RankingParams
 from .reader import ChunkFilter, OpenIndex, StoredChunk
-from .terms import TermCounts, content_words, keyword_terms
+from .terms import TermCounts, keyword_terms
 from .text import paragraph_span
 
 
@@ -87,18 +87,6 @@ class Retrieval:
     shortlist: dict[tuple[str, int], Hit] = field(default_factory=dict)
 
 
-def fts_pairs_expression(text: str, common: frozenset[str] = frozenset(), *, strict: bool = False) -> str:
-    """FTS5 NEAR groups for each pair of neighbouring content words, so that a passage using two of the
-    question's words together ('house fire', 'lead professional') ranks above one using them apart.
-    Pairs of two `common` words are left out (see bounded_expression); with `strict` (a national
-    collection), pairs with any common word."""
-    terms = content_words(text)
-    skip = any if strict else all
-    pairs = dict.fromkeys((left, right) for left, right in zip(terms, terms[1:], strict=False)
-                          if left != right and not skip(term in common for term in (left, right)))
-    return " OR ".join(f'NEAR("{left}" "{right}", 2)' for left, right in pairs)
-
-
 def bounded_expression(terms: Sequence[str], frequencies: Mapping[str, int], params: RankingParams,
                        passages: int = 0) -> str:
     """An FTS5 expression whose cost does not grow with the collection or the glossary's expansion: any of
@@ -133,19 +121,18 @@ class Candidates:
     """What the separate searches found for a question, before fusion: each ranking best first."""
 
     vector: np.ndarray  # the embedded query
-    rankings: dict[str, list[tuple[int, float]]]  # "dense", "keyword", "phrase", "focus", "sentence"
+    rankings: dict[str, list[tuple[int, float]]]  # "dense", "keyword", "focus", "sentence"
     nearest_sentences: list[float]  # cosines of the sentences nearest the query across the (filtered) collection
     limit: int  # how many passages each ranking holds at most
 
 
 def gather(*, index: OpenIndex, embedder: Embedder, query: str, keyword_query: str | None = None,
-           phrase_query: str | None = None, focus_query: str | None = None, k: int = 5,
-           allowed: ChunkFilter | None = None, params: RankingParams = DEFAULT_RANKING) -> Candidates:
-    """Run the dense, keyword, phrase, follow-up focus and sentence searches (see `search`)."""
+           focus_query: str | None = None, k: int = 5, allowed: ChunkFilter | None = None,
+           params: RankingParams = DEFAULT_RANKING) -> Candidates:
+    """Run the dense, keyword, follow-up focus and sentence searches (see `search`)."""
     limit = max(params.candidates, k * params.candidates_per_k)
     keywords = beside_encoding(keyword_rankings, index=index, query=keyword_query or query,
-                               phrase_query=phrase_query, focus_query=focus_query, limit=limit, allowed=allowed,
-                               params=params)
+                               focus_query=focus_query, limit=limit, allowed=allowed, params=params)
     vector = embedder.encode([query])[0]
     # the dense ranking fused is the first `limit`; the wider list gives the sentence search its candidate
     # passages when the collection is too large to match every sentence (see OpenIndex.best_sentences)
@@ -157,25 +144,19 @@ def gather(*, index: OpenIndex, embedder: Embedder, query: str, keyword_query: s
     return Candidates(vector, {**rankings, "sentence": by_sentence}, nearest_sentences, limit)
 
 
-def keyword_rankings(*, index: OpenIndex, query: str, phrase_query: str | None, focus_query: str | None,
-                     limit: int, allowed: ChunkFilter | None, params: RankingParams
-                     ) -> dict[str, list[tuple[int, float]]]:
-    """The keyword, phrase and follow-up focus rankings (BM25), each best first."""
+def keyword_rankings(*, index: OpenIndex, query: str, focus_query: str | None, limit: int,
+                     allowed: ChunkFilter | None, params: RankingParams) -> dict[str, list[tuple[int, float]]]:
+    """The keyword and follow-up focus rankings (BM25), each best first."""
     weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
-    terms = {name: keyword_terms(text or "") for name, text in
-             (("keyword", query), ("phrase", phrase_query), ("focus", focus_query))}
+    terms = {name: keyword_terms(text or "") for name, text in (("keyword", query), ("focus", focus_query))}
     frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
                                             cap=params.keyword_max_postings)
-    common = frozenset(term for term, count in frequencies.items() if count >= params.keyword_max_postings)
     passages = index.chunk_count
     keyword = index.keyword(bounded_expression(terms["keyword"], frequencies, params, passages), limit, allowed,
                             weights=weights)
-    large = passages > params.keyword_budget_min_passages
-    phrases = (index.keyword(fts_pairs_expression(phrase_query, common, strict=large), limit, allowed,
-                             weights=weights) if phrase_query else [])
     focus = (index.keyword(bounded_expression(terms["focus"], frequencies, params, passages), limit, allowed,
                            weights=weights) if focus_query else [])
-    return {"keyword": keyword, "phrase": phrases, "focus": focus}
+    return {"keyword": keyword, "focus": focus}
 
 
 def keyword_scores(candidates: Candidates, params: RankingParams = DEFAULT_RANKING) -> dict[int, float]:
@@ -183,8 +164,7 @@ def keyword_scores(candidates: Candidates, params: RankingParams = DEFAULT_RANKI
     a keyword match counts by how strong it is, not by its place (a weak first place in one list no longer
     counts as much as a strong first place in another)."""
     scores: dict[int, float] = {}
-    for name, weight in (("keyword", params.keyword_weight), ("phrase", params.phrase_weight),
-                         ("focus", params.focus_weight)):
+    for name, weight in (("keyword", params.keyword_weight), ("focus", params.focus_weight)):
         ranking = candidates.rankings.get(name, [])
         best = max((value for _, value in ranking), default=0.0)
         if weight and best > 0:
@@ -199,7 +179,6 @@ def search(
     embedder: Embedder,
     query: str,
     keyword_query: str | None = None,
-    phrase_query: str | None = None,
     focus_query: str | None = None,
     k: int = 5,
     filters: SearchFilters | None = None,
@@ -211,15 +190,14 @@ def search(
     review).
 
     `query` is embedded for the dense search; `keyword_query` (default: the same) feeds BM25 over any
-    of its words; `phrase_query` (the person's own words) feeds BM25 over pairs of neighbouring words;
-    `focus_query`, for a follow-up, is the latest turn alone, so its new topic is not outweighed by the old.
+    of its words; `focus_query`, for a follow-up, is the latest turn alone, so its own words are searched too.
     Every candidate gets a first score (with the keyword searches' BM25 scores); the best `rescored` are
     scored with their exact closest sentence and the rarity-weighted share of the question's words (`counts`,
     called once the searches are done: they are counted beside the encoding) they hold with their review's
     title and section. Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
     """
     found = gather(index=index, embedder=embedder, query=query, keyword_query=keyword_query,
-                   phrase_query=phrase_query, focus_query=focus_query, k=k,
+                   focus_query=focus_query, k=k,
                    allowed=filters.chunk_filter() if filters else None, params=params)
     cosine = dict(found.rankings["dense"])
     pooled = {chunk_id for ranking in found.rankings.values() for chunk_id, _ in ranking}

@@ -206,7 +206,7 @@ class Assistant:
                                  abbreviations=load_glossary(self.settings.glossary_path).abbreviation_terms,
                                  params=self.settings.answer, hidden=filters.hidden if filters else frozenset())
         retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
-                           keyword_query=expansion.keyword_text, phrase_query=expansion.question,
+                           keyword_query=expansion.keyword_text,
                            focus_query=reading.focus, k=k, filters=filters,
                            named_reviews=reading.named,
                            counts=counts.result, params=self.settings.ranking)

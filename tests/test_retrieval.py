@@ -50,7 +50,7 @@ def test_each_piece_of_the_score_moves_the_ranking(built: Assistant) -> None:
     """Switching the sentence evidence, keyword and coverage parts off changes the order (they are used)."""
     query = "what did the health visitor not ask about the father"
     full = search(index=built.index(), embedder=built.embedder, query=query, k=10).hits
-    bare = replace(DEFAULT_RANKING, sentence_weight=0.0, keyword_weight=0.0, phrase_weight=0.0, coverage_weight=0.0)
+    bare = replace(DEFAULT_RANKING, sentence_weight=0.0, keyword_weight=0.0, focus_weight=0.0, coverage_weight=0.0)
     alone = search(index=built.index(), embedder=built.embedder, query=query, k=10, params=bare).hits
     assert [hit.fused for hit in alone] == pytest.approx([hit.score for hit in alone])  # cosine alone
     assert [hit.stored.id for hit in full] != [hit.stored.id for hit in alone]

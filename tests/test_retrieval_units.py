@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from typing import Any
 
 import pytest
@@ -13,7 +11,6 @@ from assistant.reader import StoredChunk
 from assistant.retrieval import (
     Hit,
     _joined,
-    fts_pairs_expression,
     review_names,
 )
 from assistant.terms import TermCounts, best_share, keyword_terms
@@ -37,43 +34,6 @@ def texts(hits: list[Hit]) -> list[str]:
 
 def sentence_texts(hit: Hit) -> list[str]:
     return [hit.stored.chunk.text[start:end] for _, (start, end) in hit.sentences]
-
-
-# --- fts_pairs_expression ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("house fire", 'NEAR("house" "fire", 2)'),
-    ("Who was the lead professional after the house fire?",
-     'NEAR("lead" "professional", 2) OR NEAR("professional" "house", 2) OR NEAR("house" "fire", 2)'),
-    ("Was Child N seen at school?", 'NEAR("child" "seen", 2) OR NEAR("seen" "school", 2)'),  # "N" is dropped
-])
-def test_pairs_of_neighbouring_content_words_become_near_groups(text: str, expected: str) -> None:
-    assert fts_pairs_expression(text) == expected
-
-
-@pytest.mark.parametrize("text", ["neglect", "What is neglect?", "a b c neglect", "", "?!"])
-def test_fewer_than_two_content_words_give_no_expression(text: str) -> None:
-    assert fts_pairs_expression(text) == ""
-
-
-def test_fts_syntax_in_the_question_never_leaks() -> None:
-    expression = fts_pairs_expression('house" OR "fire) NEAR(x* col:worker ^ -')
-    assert expression == 'NEAR("house" "fire", 2) OR NEAR("fire" "near", 2) OR NEAR("near" "col", 2) OR ' \
-                         'NEAR("col" "worker", 2)'
-    assert all(re.fullmatch(r'NEAR\("[a-z0-9]+" "[a-z0-9]+", 2\)', group) for group in expression.split(" OR "))
-
-
-def test_pairs_expression_is_valid_fts5_and_prefers_words_used_together() -> None:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE passages USING fts5(text)")
-    db.executemany("INSERT INTO passages (rowid, text) VALUES (?, ?)", [
-        (1, "The family moved after a house fire in 2019."),
-        (2, "The house was cold; months later a fire officer visited the school."),
-    ])
-    expression = fts_pairs_expression('What followed the "house fire"?')
-    rows = db.execute("SELECT rowid FROM passages WHERE passages MATCH ?", (expression,)).fetchall()
-    assert rows == [(1,)]
 
 
 # --- review_names and reviews_named_in -------------------------------------------------------------

@@ -104,8 +104,6 @@ class RankingParams:
     keyword_weight: float = 0.2
     focus_weight: float = 0.2
     rescored: int = 20
-    # Passages of a review the question names ("in Luton", "Child N") count this many times more.
-    named_review_boost: float = 2.0
     # A passage is cited with its better neighbour when both were shortlisted and together they hold at most
     # this many words (0: passages are cited alone).
     context_max_words: int = 220

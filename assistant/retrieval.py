@@ -182,7 +182,6 @@ def search(
     focus_query: str | None = None,
     k: int = 5,
     filters: SearchFilters | None = None,
-    named_reviews: frozenset[str] = frozenset(),
     counts: Callable[[], TermCounts] | None = None,
     params: RankingParams = DEFAULT_RANKING,
 ) -> Retrieval:
@@ -194,7 +193,7 @@ def search(
     Every candidate gets a first score (with the keyword searches' BM25 scores); the best `rescored` are
     scored with their exact closest sentence and the rarity-weighted share of the question's words (`counts`,
     called once the searches are done: they are counted beside the encoding) they hold with their review's
-    title and section. Passages of the reviews in `named_reviews` (doc ids the question names) are preferred.
+    title and section.
     """
     found = gather(index=index, embedder=embedder, query=query, keyword_query=keyword_query,
                    focus_query=focus_query, k=k,
@@ -227,8 +226,6 @@ def search(
             if words is not None and passage is not None else 0.0
         scores[chunk_id] = (score(chunk_id, max(sentences)[0] if sentences else cosine[chunk_id])
                             + params.coverage_weight * held)
-        if passage is not None and passage.chunk.doc_id in named_reviews:
-            scores[chunk_id] *= params.named_review_boost
     scored: list[Hit] = []
     for chunk_id in sorted((i for i in shortlist if i in stored), key=lambda i: scores[i], reverse=True):
         hit = Hit(stored[chunk_id], cosine[chunk_id], scores[chunk_id])

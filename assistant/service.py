@@ -45,7 +45,6 @@ class Reading:
     expansion: Expansion  # that, with the glossary's meanings of its abbreviations and related phrases
     focus: str | None  # a follow-up's own words, expanded likewise; None when the question is read alone
     follows: tuple[str, ...] = ()  # the earlier questions it was read with
-    named: frozenset[str] = frozenset()  # the reviews it names (its own, else those of the turns it follows)
 
 
 class Assistant:
@@ -195,8 +194,7 @@ class Assistant:
         turn = read_turn(question, [earlier.question for earlier in history], names_in=names.named_in,
                          strip_names=names.strip)
         focus = glossary.expand(question).keyword_text if turn.follows else None
-        return Reading(turn.text, glossary.expand(turn.text), focus, turn.follows,
-                       names.named_in(question) or names.named_in(turn.text))
+        return Reading(turn.text, glossary.expand(turn.text), focus, turn.follows)
 
     def _retrieve(self, index: OpenIndex, reading: Reading, k: int, filters: SearchFilters | None
                   ) -> tuple[Retrieval, TermCounts]:
@@ -208,7 +206,6 @@ class Assistant:
         retrieval = search(index=index, embedder=self.embedder, query=expansion.dense_text,
                            keyword_query=expansion.keyword_text,
                            focus_query=reading.focus, k=k, filters=filters,
-                           named_reviews=reading.named,
                            counts=counts.result, params=self.settings.ranking)
         return retrieval, counts.result()
 

@@ -38,7 +38,6 @@ RANKING_VARIANTS: dict[str, dict[str, Any]] = {
     "no word coverage": {"coverage_weight": 0.0},
     "passage cosine alone": {"keyword_weight": 0.0, "focus_weight": 0.0, "sentence_weight": 0.0,
                              "coverage_weight": 0.0},
-    "no named-review boost": {"named_review_boost": 1.0},
     "cited without context": {"context_max_words": 0},
 }
 

@@ -16,7 +16,7 @@ from .errors import BadRequest
 from .models import Chunk
 from .params import DEFAULT_RANKING, RankingParams
 from .reader import ChunkFilter, OpenIndex, StoredChunk
-from .terms import TermCounts, keyword_terms
+from .terms import TermCounts, keyword_terms, pseudonyms
 from .text import paragraph_span
 
 
@@ -148,7 +148,8 @@ def keyword_rankings(*, index: OpenIndex, query: str, focus_query: str | None, l
                      allowed: ChunkFilter | None, params: RankingParams) -> dict[str, list[tuple[int, float]]]:
     """The keyword and follow-up focus rankings (BM25), each best first."""
     weights = (params.bm25_title_weight, params.bm25_section_weight, params.bm25_text_weight)
-    terms = {name: keyword_terms(text or "") for name, text in (("keyword", query), ("focus", focus_query))}
+    terms = {name: keyword_terms(text or "") + pseudonyms(text or "")
+             for name, text in (("keyword", query), ("focus", focus_query))}
     frequencies = index.passage_frequencies(sorted({t for found in terms.values() for t in found}),
                                             cap=params.keyword_max_postings)
     passages = index.chunk_count

@@ -39,6 +39,17 @@ def keyword_terms(text: str) -> list[str]:
     return list(dict.fromkeys(content_words(text)))
 
 
+# Reviews name the people in them by a letter: "Child Q", "Baby T", "Family K" (one letter, so no word alone).
+PSEUDONYM = re.compile(r"\b((?i:child|baby|infant|sibling|family|adult|mother|father|young person))\s+"
+                       r"([B-HJ-Z])\b")  # not "a child I saw"
+
+
+def pseudonyms(text: str) -> list[str]:
+    """The pseudonyms a question names ("Child Q" -> "child q"), searched as phrases."""
+    return list(dict.fromkeys(f"{match.group(1).lower()} {match.group(2).lower()}"
+                              for match in PSEUDONYM.finditer(text)))
+
+
 def content_terms(question: str, abbreviations: frozenset[str]) -> list[str]:
     """The question's content words, without the abbreviations the glossary spells out (those are
     searched by their meaning, so their own letters say nothing about coverage)."""
@@ -58,23 +69,31 @@ class TermCounts:
         return {term: math.log((self.passages + 1) / (self.frequencies[term] + 0.5)) for term in self.terms}
 
     @functools.cached_property
-    def _known_stems(self) -> tuple[dict[str, float], float]:
-        """The stems of the words some passage holds, with their weights, and the weights' total."""
+    def _known(self) -> tuple[dict[str, float], dict[re.Pattern[str], float], float]:
+        """The stems of the words some passage holds and the patterns of its phrases ("child q"), with their
+        weights, and the weights' total."""
         weight = self.rarity()
         stems: dict[str, float] = {}
+        phrases: dict[re.Pattern[str], float] = {}
         for term in dict.fromkeys(self.terms):
-            if self.frequencies[term] > 0:
+            if self.frequencies[term] == 0:
+                continue
+            if " " in term:
+                phrases[re.compile(rf"\b{re.escape(term)}\b")] = weight[term]
+            else:
                 stems[stem(term)] = stems.get(stem(term), 0.0) + weight[term]
-        return stems, sum(stems.values())
+        return stems, phrases, sum(stems.values()) + sum(phrases.values())
 
     def share_held(self, text: str) -> float:
-        """The rarity-weighted share of the question's words (those some passage holds) that `text` holds,
-        compared as stems."""
-        stems, total = self._known_stems
+        """The rarity-weighted share of the question's words and pseudonyms (those some passage holds) that
+        `text` holds, words compared as stems."""
+        stems, phrases, total = self._known
         if not total:
             return 0.0
-        present = {stem(word) for word in set(_WORD.findall(text.lower()))}
-        return sum(weight for term, weight in stems.items() if term in present) / total
+        lowered = text.lower()
+        present = {stem(word) for word in set(_WORD.findall(lowered))}
+        held = sum(weight for term, weight in stems.items() if term in present)
+        return (held + sum(weight for pattern, weight in phrases.items() if pattern.search(lowered))) / total
 
 
 def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str], params: AnswerParams,
@@ -82,7 +101,7 @@ def count_terms(*, question: str, index: OpenIndex, abbreviations: frozenset[str
     """The counts `measure` weighs the question's words by (no vector needed: run beside the encoding).
     Word rarity is counted over the reviews not `hidden` from the reader, so that it never tells whether a
     word occurs in a review they may not see."""
-    terms = content_terms(question, abbreviations)
+    terms = content_terms(question, abbreviations) + pseudonyms(question)
     if not terms:
         return TermCounts([], 0, {})
     return TermCounts(terms, max(index.passage_count(hidden), 1),

@@ -13,7 +13,7 @@ from assistant.retrieval import (
     _joined,
     review_names,
 )
-from assistant.terms import TermCounts, best_share, keyword_terms
+from assistant.terms import TermCounts, best_share, keyword_terms, pseudonyms
 from assistant.text import sentence_spans
 
 
@@ -180,3 +180,19 @@ def test_coverage_is_zero_without_content_words(question: str) -> None:
 def test_words_in_the_section_title_count(section: str | None, expected: float) -> None:
     hit = make_hit(1, "Neglect was missed.", section=section)
     assert coverage("neglect and housing", [hit]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Child Q - who carried out the review?", ["child q"]),
+    ("what happened to baby T and Family K?", ["baby t", "family k"]),
+    ("a child I saw at school, Child A", []),  # "I" and "A" are words, not letters naming someone
+    ("what about the child?", []),
+])
+def test_pseudonyms_are_found(question: str, expected: list[str]) -> None:
+    assert pseudonyms(question) == expected
+
+
+def test_a_pseudonym_counts_as_a_phrase() -> None:
+    counts = TermCounts(["review", "child q"], 1000, {"review": 10, "child q": 2})
+    assert counts.share_held("Child Q's review was published.") == pytest.approx(1.0)
+    assert counts.share_held("The child quickly left; the review ended.") < 0.5  # 'child q' is not there

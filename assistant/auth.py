@@ -22,6 +22,9 @@ from .errors import BadRequest
 
 ADMIN_PREFIX = "/api/admin"
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assistant admin"'}
+# Proxy sign-in has no standard scheme: this one names the realm and says that the organisation's sign-in proxy
+# (not the browser) must supply the identity, so no browser shows a password box for it.
+PROXY_CHALLENGE = {"WWW-Authenticate": 'SignInProxy realm="assistant"'}
 OPEN_PATHS = frozenset({"/api/health", "/api/ready"})
 TOKEN_HOLDER = Reader(name="admin token", is_admin=True)
 
@@ -81,14 +84,15 @@ class SignIn:
         if self.settings.auth == "open" or path in OPEN_PATHS:
             return ANONYMOUS
         if not self._trusted(client):
-            return Refusal(401, "sign in through your organisation's sign-in page to use the assistant", {})
+            return Refusal(401, "sign in through your organisation's sign-in page to use the assistant",
+                           PROXY_CHALLENGE)
         for header in (self.settings.user_header, self.settings.groups_header):
             if "\n" in headers.get(header.lower(), ""):  # which one would be the proxy's? refuse both
                 return Refusal(400, f"the request has more than one {header} header", {})
         name = headers.get(self.settings.user_header.lower(), "").strip()
         if not name:
             return Refusal(401, "sign in through your organisation's sign-in page to use the assistant "
-                                f"(no {self.settings.user_header} header came with the request)", {})
+                                f"(no {self.settings.user_header} header came with the request)", PROXY_CHALLENGE)
         groups = groups_from_header(headers.get(self.settings.groups_header.lower()))
         return Reader(name=name, groups=groups, is_admin=bool(groups & self.admin_groups))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -46,15 +47,27 @@ def _reference_lines(extract: Citation, base_url: str) -> list[tuple[str, str]]:
     ) if value not in (None, "")]
 
 
+# Markdown that review text could use to run something in a viewer that renders it: raw HTML and autolinks
+# (<...>), links and images ([...](...)), character references (&...;). Backslash-escaped, each shows as itself.
+_MARKDOWN_ACTIVE = re.compile(r"[<>\[\]\\]|&(?=#?\w+;)")
+
+
+def md_text(text: str) -> str:
+    """Review text as Markdown that shows it as written and never runs it."""
+    return _MARKDOWN_ACTIVE.sub(lambda match: "\\" + match.group(0), text)
+
+
 def _markdown(extracts: Sequence[Citation], base_url: str, stamp: str) -> str:
     lines = [f"# {TITLE}", "", f"{len(extracts)} extracts, exported {stamp}. Quote them with their references.", ""]
     for number, extract in enumerate(extracts, start=1):
-        lines += [f"## {number}. {extract.title}" + (f" — {extract.section}" if extract.section else ""), ""]
-        lines += [f"> {line}" if line else ">" for line in extract.text.split("\n")]
-        lines += [""] + [f"- **{label}:** {value}" for label, value in _reference_lines(extract, base_url)]
+        heading = f"{number}. {extract.title}" + (f" — {extract.section}" if extract.section else "")
+        lines += [f"## {md_text(heading)}", ""]
+        lines += [f"> {md_text(line)}" if line else ">" for line in extract.text.split("\n")]
+        lines += [""] + [f"- **{label}:** {md_text(value) if label != 'Link' else value}"
+                         for label, value in _reference_lines(extract, base_url)]
         if extract.themes:
-            lines.append(f"- **Themes:** {', '.join(extract.themes)}")
-        lines += [f"- **Reference:** {extract.reference}", ""]
+            lines.append(f"- **Themes:** {md_text(', '.join(extract.themes))}")
+        lines += [f"- **Reference:** {md_text(extract.reference)}", ""]
     return "\n".join(lines)
 
 

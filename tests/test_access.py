@@ -226,13 +226,15 @@ def test_the_command_line_reads_as_the_operator(library: Assistant) -> None:
 def test_requests_without_identity_or_from_elsewhere_get_401(library: Assistant) -> None:
     app = create_app(library.settings, assistant=library)
     no_identity = TestClient(app, client=("127.0.0.1", 40000))
-    assert no_identity.get("/api/documents").status_code == 401
-    assert no_identity.post("/api/ask", json={"question": "neglect"}).status_code == 401
+    for response in (no_identity.get("/api/documents"), no_identity.post("/api/ask", json={"question": "neglect"})):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'SignInProxy realm="assistant"'  # every 401 says how
     spoofed = TestClient(app, client=("203.0.113.9", 40000),
                          headers={"X-Forwarded-User": "ade.admin", "X-Forwarded-Groups": "safeguarding-admins"})
     for path in ("/", "/api/documents", f"/api/documents/{PANEL_ID}", "/api/admin/audit", "/static/style.css"):
         response = spoofed.get(path)
         assert response.status_code == 401, path
+        assert response.headers["www-authenticate"].startswith("SignInProxy "), path
         assert leaks(response.text) == [] and "error" in response.json()
     assert spoofed.get("/api/health").status_code == 200  # load balancers probe it directly
     assert spoofed.get("/api/health").json()["documents"] == 5

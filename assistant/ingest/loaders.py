@@ -7,10 +7,11 @@ every format.
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,24 @@ def load_file(path: Path, *, layout: PdfLayoutParams = DEFAULT_LAYOUT, ocr: OcrP
         loaded = load_pdf(data, path.name, layout=layout, ocr=ocr, progress=progress)
     else:
         loaded = {"docx": load_docx, "html": load_html, "text": load_text}[expected](data, path.name)
+    loaded = without_control_characters(loaded)
     if len(re.findall(r"[A-Za-z]{2,}", loaded.text)) < 5:
         raise DocumentUnreadable(f"{path.name}: no readable text found")
     return loaded
+
+
+# Control characters other than tab, newline and carriage return (from TXT files, HTML character references,
+# odd PDFs): no output may meet them (XML refuses them: a Word export would fail), so they go at loading.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_control_characters(loaded: LoadedText) -> LoadedText:
+    """The text without control characters, page starts moved back by as many as went before each."""
+    removed = [match.start() for match in CONTROL_CHARACTERS.finditer(loaded.text)]
+    if not removed:
+        return loaded
+    starts = [start - bisect.bisect_left(removed, start) for start in loaded.page_starts]
+    return replace(loaded, text=CONTROL_CHARACTERS.sub("", loaded.text), page_starts=starts)
 
 
 def _describe(kind: str) -> str:

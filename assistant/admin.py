@@ -38,20 +38,28 @@ class CorpusChange:
         self.corpus = corpus
         self._moved: list[tuple[Path, Path]] = []  # (from, to)
         self._created: list[Path] = []
+        self._prefixes: dict[Path, str] = {}  # a review file -> the prefix it and its sidecar get in .removed/
 
     def set_aside(self, path: Path) -> Path:
         """Move a file (and its sidecar) to corpus/.removed/, never overwriting what is already there."""
-        target = self._move_aside(path)
+        target = self._move_aside(path, self._prefix(path))
         if sidecar_path(path).exists():
-            self._move_aside(sidecar_path(path))
+            self._move_aside(sidecar_path(path), self._prefix(path))
         return target
 
-    def _move_aside(self, path: Path) -> Path:
+    def _prefix(self, path: Path) -> str:
+        """What a review's file and its sidecar are both named with in .removed/: nothing, or (when either name
+        is taken there) one time-and-random prefix for the two, so that they stay a pair."""
+        if path not in self._prefixes:
+            removed = self.corpus / REMOVED
+            taken = any((removed / candidate.name).exists() for candidate in (path, sidecar_path(path)))
+            self._prefixes[path] = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}-" if taken else ""
+        return self._prefixes[path]
+
+    def _move_aside(self, path: Path, prefix: str) -> Path:
         removed = self.corpus / REMOVED
         removed.mkdir(exist_ok=True)
-        destination = removed / path.name
-        if destination.exists():
-            destination = removed / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}-{path.name}"
+        destination = removed / f"{prefix}{path.name}"
         shutil.move(str(path), destination)
         self._moved.append((path, destination))
         return destination
@@ -64,12 +72,12 @@ class CorpusChange:
             return target
         if not (target.exists() and target.read_bytes() == source.read_bytes()):
             if target.exists():  # a new version of a review: its metadata stays unless a new sidecar comes
-                self._move_aside(target)
+                self._move_aside(target, self._prefix(target))
             shutil.copy2(source, target)
             self._created.append(target)
         if sidecar_path(source).exists():
             if sidecar_path(target).exists() and sidecar_path(target) not in self._created:
-                self._move_aside(sidecar_path(target))
+                self._move_aside(sidecar_path(target), self._prefix(target))
             shutil.copy2(sidecar_path(source), sidecar_path(target))
             self._created.append(sidecar_path(target))
         return target

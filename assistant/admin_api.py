@@ -55,7 +55,7 @@ def admin_router(settings: Settings, assistant: Assistant, appdata: AppData, sig
         appdata.audit(*audit_entries(report.added, report.replaced, report.removed, actor=reader.name or "unknown",
                                      address=sign_in.origin(client, headers)))
 
-    @router.post("/documents", responses=refused)
+    @router.post("/documents", responses={**refused, **refusals(400)})  # 400: a bad `access`
     def upload(request: Request, reader: Admin,
                file: Annotated[UploadFile, File(description="A review: PDF, DOCX, HTML or text.")],
                access: Annotated[str | None, Form(max_length=1000, description=(

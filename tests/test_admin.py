@@ -53,6 +53,21 @@ def test_remove_keeps_the_file(built: Assistant) -> None:
     assert all(c.doc_id != "2016-luton-child-f-scr-response" for c in built.search("Luton neglect", k=10))
 
 
+def test_a_review_and_its_sidecar_stay_a_pair_in_removed(built: Assistant) -> None:
+    """Removed twice (added back in between): the second pair gets one prefix for both files."""
+    corpus, doc_id = built.settings.corpus_dir, "2016-luton-child-f-scr-response"
+    text, sidecar = (corpus / f"{doc_id}.txt").read_bytes(), (corpus / f"{doc_id}.meta.toml").read_bytes()
+    remove_documents(settings=built.settings, store=built.store, embedder=HashEmbedder(), doc_ids=[doc_id])
+    (corpus / f"{doc_id}.txt").write_bytes(text)
+    (corpus / f"{doc_id}.meta.toml").write_bytes(sidecar)
+    add_files(settings=built.settings, store=built.store, embedder=HashEmbedder(), files=[corpus / f"{doc_id}.txt"])
+    remove_documents(settings=built.settings, store=built.store, embedder=HashEmbedder(), doc_ids=[doc_id])
+    names = sorted(path.name for path in (corpus / ".removed").iterdir())
+    prefixed = [name for name in names if not name.startswith(doc_id)]
+    assert len(names) == 4 and len(prefixed) == 2
+    assert prefixed[0].removesuffix(f"{doc_id}.meta.toml") == prefixed[1].removesuffix(f"{doc_id}.txt")
+
+
 @pytest.mark.parametrize(
     ("uploaded", "kind", "expected"),
     [("../../etc/passwd", "text", "passwd.txt"), ("...", "html", "upload.html"), ("notes.md", "text", "notes.md"),
@@ -141,3 +156,11 @@ def test_second_writer_gets_409(admin_client: TestClient, built: Assistant) -> N
                                      headers=auth())
     assert response.status_code == 409 and "already running" in response.json()["error"]
     assert admin_client.get("/api/health").json()["update_in_progress"] is False
+
+
+def test_every_status_the_upload_returns_is_in_the_openapi(admin_client: TestClient) -> None:
+    files = {"file": ("new.md", NEW_REVIEW.encode(), "text/markdown")}
+    bad = admin_client.post("/api/admin/documents", files=files, data={"access": "a,,b\x00"}, headers=auth())
+    assert bad.status_code == 400 and bad.json()["error"].startswith("access:")
+    documented = admin_client.get("/openapi.json").json()["paths"]["/api/admin/documents"]["post"]["responses"]
+    assert {"200", "400", "401", "403", "404", "409", "413", "415", "422", "503"} <= set(documented)

@@ -335,56 +335,56 @@ def embed_documents(
     progress: Progress = no_progress,
     whole_passages: bool = True,
 ) -> list[EmbeddedDocument]:
-    """Embed every sentence (and each distinct section title) once; tag each chunk with its themes.
+    """Embed every sentence and passage once; tag each chunk with its themes.
 
     With `whole_passages`, a chunk's vector is the encoding of the whole passage with its review's title and
     section in front (`passage_text`); otherwise the mean of its sentences' vectors and its section title's
-    (half the encoding, but it ranked worse on real web pages). Documents found in `cache` are not
-    embedded again; the others are saved to it; `report.embedded_chunks` counts what the model embedded.
+    (half the encoding, but it ranked worse on real web pages). Documents found in `cache` are not embedded
+    again; each of the others is saved to it as soon as it is embedded, so a build killed half way and run
+    again embeds only what it had not. `report.embedded_chunks` counts what the model embedded.
     """
-    spans = [[sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks] for _, chunks in loaded]
-    cached = [cache.get(document.content_hash, len(chunks), sum(len(s) for s in doc_spans)) if cache else None
-              for (document, chunks), doc_spans in zip(loaded, spans, strict=True)]
-    fresh = [i for i, found in enumerate(cached) if found is None]
-    sections = [] if whole_passages else sorted({chunk.section for i in fresh for chunk in loaded[i][1]
-                                                  if chunk.section})
-    texts = [sentence_text(chunk.text, span) for i in fresh
-             for chunk, chunk_spans in zip(loaded[i][1], spans[i], strict=True) for span in chunk_spans]
-    whole = [passage_text(loaded[i][0].meta.title, chunk) for i in fresh for chunk in loaded[i][1]
-             ] if whole_passages else []
-    flat = _encode_all([*texts, *sections, *whole], embedder, batch_size=batch_size, progress=progress)
-    section_vectors = dict(zip(sections, flat[len(texts):len(texts) + len(sections)], strict=True))
-    passage_vectors = iter(flat[len(texts) + len(sections):])
     out: list[EmbeddedDocument] = []
-    offset = 0
-    for (document, chunks), doc_spans, found in zip(loaded, spans, cached, strict=True):
-        if found is not None:
-            vectors, all_sentences = found
-        else:
-            chunk_vectors = []
-            sentence_vectors = []
-            for chunk, chunk_spans in zip(chunks, doc_spans, strict=True):
-                own = flat[offset:offset + len(chunk_spans)]
-                offset += len(chunk_spans)
-                sentence_vectors.append(own)
-                if whole_passages:
-                    chunk_vectors.append(next(passage_vectors))
-                    continue
-                parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
-                mean = np.concatenate(parts).mean(axis=0)
-                chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
-            vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), embedder.dimension)
-            all_sentences = np.concatenate(sentence_vectors).astype(np.float32) if sentence_vectors else np.zeros(
-                (0, embedder.dimension), dtype=np.float32)
+    for document, chunks in loaded:
+        spans = [sentence_spans(chunk.text) or [(0, len(chunk.text))] for chunk in chunks]
+        found = cache.get(document.content_hash, len(chunks), sum(len(s) for s in spans)) if cache else None
+        if found is None:
+            found = _embed_document(document, chunks, spans, embedder, batch_size=batch_size, progress=progress,
+                                    whole_passages=whole_passages)
             if cache is not None:
-                cache.put(document.content_hash, vectors, all_sentences)
+                cache.put(document.content_hash, *found)
             if report is not None:
                 report.embedded_chunks += len(chunks)
+        vectors, sentence_vectors = found
         out.append(EmbeddedDocument(
-            document=document, chunks=chunks, vectors=vectors, sentences=doc_spans, sentence_vectors=all_sentences,
+            document=document, chunks=chunks, vectors=vectors, sentences=spans, sentence_vectors=sentence_vectors,
             themes=tagger.tag([chunk.indexed_text() for chunk in chunks], vectors),
         ))
     return out
+
+
+def _embed_document(document: Document, chunks: list[Chunk], spans: list[list[tuple[int, int]]], embedder: Embedder,
+                    *, batch_size: int, progress: Progress, whole_passages: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One document's passage vectors and sentence vectors (see embed_documents)."""
+    texts = [sentence_text(chunk.text, span) for chunk, chunk_spans in zip(chunks, spans, strict=True)
+             for span in chunk_spans]
+    if whole_passages:
+        extra = [passage_text(document.meta.title, chunk) for chunk in chunks]
+    else:
+        extra = sorted({chunk.section for chunk in chunks if chunk.section})
+    flat = _encode_all([*texts, *extra], embedder, batch_size=batch_size, progress=progress)
+    sentence_vectors = flat[:len(texts)].astype(np.float32)
+    if whole_passages:
+        return flat[len(texts):].astype(np.float32).reshape(len(chunks), embedder.dimension), sentence_vectors
+    section_vectors = dict(zip(extra, flat[len(texts):], strict=True))
+    chunk_vectors = []
+    offset = 0
+    for chunk, chunk_spans in zip(chunks, spans, strict=True):
+        own = flat[offset:offset + len(chunk_spans)]
+        offset += len(chunk_spans)
+        parts = [own, section_vectors[chunk.section][None, :]] if chunk.section else [own]
+        mean = np.concatenate(parts).mean(axis=0)
+        chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
+    return np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), embedder.dimension), sentence_vectors
 
 
 def _encode_all(texts: list[str], embedder: Embedder, *, batch_size: int, progress: Progress) -> np.ndarray:

@@ -12,6 +12,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -184,8 +185,9 @@ def accept_upload(
     *, settings: Settings, store: IndexStore, embedder: Embedder, uploaded_name: str, data: bytes,
     access: tuple[str, ...] | None | Literal["unchanged"] = "unchanged",
 ) -> BuildReport:
-    """Check an uploaded review, read it once to be sure, then place it in the corpus and index it; a
-    refused or duplicate upload leaves the corpus as it was. `access` (groups, empty for admins only, None
+    """Check an uploaded review, place it in the corpus, read it once (with the configured settings, and OCR
+    within the upload's time budget) and index that reading; a refused or duplicate upload leaves the corpus
+    as it was. `access` (groups, empty for admins only, None
     for public) is written to the review's sidecar; "unchanged" keeps what a replaced review had."""
     kind = check_upload(data, uploaded_name, max_bytes=settings.max_upload_bytes)
     refuse_if_busy(store)
@@ -204,16 +206,18 @@ def accept_upload(
             sidecar_path(staged).write_text(sidecar_with_access(current, access), encoding="utf-8")
         elif current is not None and others:  # the sidecar would leave with the file set aside
             shutil.copyfile(current, sidecar_path(staged))
-        try:
-            load_document(staged)
-        except DocumentUnreadable as exc:
-            raise DocumentUnreadable(exc.message.replace(staged.name, uploaded_name)) from None
+        options = BuildOptions.from_settings(settings)
+        options = replace(options, ocr=replace(options.ocr, budget_seconds=settings.upload_ocr_seconds))
         with CorpusChange(corpus).all_or_nothing() as change:
             for other in others:
                 change.set_aside(other)
             target = change.place(staged, name=name)
-            report = add_to_index(files=[target], store=store, embedder=embedder,
-                                  options=BuildOptions.from_settings(settings))
+            try:  # read once, with the configured settings; the build uses this reading
+                document = load_document(target, layout=options.chunking.pdf, ocr=options.ocr)
+            except DocumentUnreadable as exc:
+                raise DocumentUnreadable(exc.message.replace(target.name, uploaded_name)) from None
+            report = add_to_index(files=[target], store=store, embedder=embedder, options=options,
+                                  loaded={target: document})
             change.drop_skipped(report, [target])
             return report
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,9 +111,11 @@ def update_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
 
 
 def add_to_index(*, files: list[Path], store: IndexStore, embedder: Embedder,
-                 options: BuildOptions = BuildOptions(), progress: Progress = no_progress) -> BuildReport:
-    """Add or replace `files`, keeping everything else the published index holds."""
-    plan = _Plan(files=files, reuse_unchanged=True, keep_others=True, drop=frozenset())
+                 options: BuildOptions = BuildOptions(), progress: Progress = no_progress,
+                 loaded: Mapping[Path, Document] | None = None) -> BuildReport:
+    """Add or replace `files`, keeping everything else the published index holds. Files in `loaded` were
+    read already (an upload, checked before it was accepted): that reading is used, not a second one."""
+    plan = _Plan(files=files, reuse_unchanged=True, keep_others=True, drop=frozenset(), loaded=loaded or {})
     return _sync(plan, store=store, embedder=embedder, options=options, progress=progress)
 
 
@@ -132,6 +134,7 @@ class _Plan:
     reuse_unchanged: bool  # start from a copy of the published version
     keep_others: bool  # keep published documents not among `files`
     drop: frozenset[str]  # ... except these
+    loaded: Mapping[Path, Document] = field(default_factory=dict)  # files read already: not read again
 
 
 def _sync(plan: _Plan, *, store: IndexStore, embedder: Embedder, options: BuildOptions,
@@ -161,7 +164,7 @@ def _sync(plan: _Plan, *, store: IndexStore, embedder: Embedder, options: BuildO
         else:
             new_ids, report.version = _write_version(
                 store, embedder, previous, to_load, keep, options, report=report, progress=progress,
-                retag=retag, themes_version=current_themes)
+                retag=retag, themes_version=current_themes, loaded=plan.loaded)
         report.added = sorted(d for d in new_ids if d not in old_docs)
         report.replaced = sorted(d for d in new_ids if d in old_docs)
         report.removed = [doc_id for doc_id in leaving if doc_id not in new_ids]
@@ -184,10 +187,12 @@ def _unique_ids(files: list[Path], report: BuildReport) -> dict[str, Path]:
 
 
 def _load(doc_id: str, path: Path, report: BuildReport, *, seen: dict[str, str], options: BuildOptions,
-          progress: Progress) -> tuple[Document, list[Chunk]] | None:
-    """Load and chunk one file; None (with the reason in the report) when it is unreadable or a duplicate."""
+          progress: Progress, document: Document | None = None) -> tuple[Document, list[Chunk]] | None:
+    """Load (unless `document` is its reading already) and chunk one file; None (with the reason in the report)
+    when it is unreadable or a duplicate."""
     try:
-        document = load_document(path, layout=options.chunking.pdf, ocr=options.ocr, progress=progress)
+        if document is None:
+            document = load_document(path, layout=options.chunking.pdf, ocr=options.ocr, progress=progress)
     except DocumentUnreadable as exc:
         report.skipped.append((path.name, exc.message.removeprefix(f"{path.name}: ")))
         return None
@@ -234,6 +239,7 @@ def _write_version(
     progress: Progress,
     retag: bool,
     themes_version: str,
+    loaded: Mapping[Path, Document],
 ) -> tuple[set[str], str]:
     """Write and publish a version holding `keep` (from `previous`) plus the files of `to_load`, theme-tagged.
 
@@ -247,9 +253,10 @@ def _write_version(
     seen = {previous.manifest.documents[d].content_hash: d for d in keep} if previous else {}
 
     def embedded(batch: list[tuple[str, Path]]) -> list[EmbeddedDocument]:
-        loaded = [found for doc_id, path in batch
-                  if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress))]
-        return embed_documents(loaded, embedder, tagger, batch_size=options.batch_size, cache=cache,
+        read = [found for doc_id, path in batch
+                if (found := _load(doc_id, path, report, seen=seen, options=options, progress=progress,
+                                   document=loaded.get(path)))]
+        return embed_documents(read, embedder, tagger, batch_size=options.batch_size, cache=cache,
                                whole_passages=options.chunking.passage_vector == "text",
                                report=report, progress=progress)
 

@@ -87,6 +87,8 @@ class Settings:
     # http://host:port/ from these settings; the request's own Host header is never trusted for it.
     public_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # All OCR of one uploaded review may take this long (a larger scan is added with `assistant index add`).
+    upload_ocr_seconds: float = 120.0
     # Any other request body (a question with its conversation, an export list) is refused past this size.
     max_body_bytes: int = 1024 * 1024
     # Sign-in: "open" (no sign-in; a single-machine install) or "proxy" (identity and groups from headers set
@@ -134,9 +136,13 @@ class Settings:
             "retention_days": _number("RETENTION_DAYS", base.retention_days, int),
         }
         ocr = replace(base.ocr, executable=_env("TESSERACT", base.ocr.executable),
-                      dpi=_number("OCR_DPI", base.ocr.dpi, int))
+                      dpi=_number("OCR_DPI", base.ocr.dpi, int),
+                      max_pdf_pages=_number("MAX_PDF_PAGES", base.ocr.max_pdf_pages, int))
         if not 72 <= ocr.dpi <= 600:
             raise BadRequest(f"ASSISTANT_OCR_DPI must be between 72 and 600, not {ocr.dpi}")
+        if ocr.max_pdf_pages < 1:
+            raise BadRequest(f"ASSISTANT_MAX_PDF_PAGES must be at least 1, not {ocr.max_pdf_pages}")
+        values["upload_ocr_seconds"] = _number("UPLOAD_OCR_SECONDS", base.upload_ocr_seconds, float)
         values["ocr"] = ocr
         names = {f.name for f in fields(cls)}
         for key, value in overrides.items():

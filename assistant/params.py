@@ -174,6 +174,12 @@ class OcrParams:
     page_segmentation: int = 3
     # The trained language data (Debian's tesseract-ocr-eng).
     language: str = "eng"
+    # A PDF with more pages than this is refused before any page is read (ASSISTANT_MAX_PDF_PAGES): the longest
+    # national reviews run to a few hundred pages; thousands of pages are an accident or an attack.
+    max_pdf_pages: int = 2000
+    # All OCR of one document may take this long (None: no limit, as for `assistant index add`); an upload over
+    # the web is given ASSISTANT_UPLOAD_OCR_SECONDS, so no request is held for minutes.
+    budget_seconds: float | None = None
 
 
 DEFAULT_LAYOUT = PdfLayoutParams()

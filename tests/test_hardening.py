@@ -1,24 +1,34 @@
 """What a hostile tester found, each reproduced first: control characters in review text, HTML and links in a
-Markdown export, the sign-in challenge of a 401 (see test_access.py)."""
+Markdown export, an upload read twice (the first time without the configured settings), no time budget or page
+cap for a PDF upload. (The sign-in challenge of a 401 is in test_access.py, the pairs in .removed/ and the
+upload's OpenAPI in test_admin.py, the cache of a killed build in test_store.py.)"""
 
 from __future__ import annotations
 
 import io
 import re
+import shutil
+import time
 from pathlib import Path
 
 import docx
+import httpx
+import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
+from fpdf import FPDF
 
 from assistant.api import create_app
 from assistant.build import build_index, scan_corpus
 from assistant.config import Settings
+from assistant.errors import BadRequest, DocumentUnreadable
 from assistant.ingest.documents import load_document
 from assistant.ingest.loaders import LoadedText, without_control_characters
+from assistant.params import OcrParams
 from assistant.service import Assistant
 
-from .helpers import HashEmbedder
+from .helpers import SEED_CORPUS, HashEmbedder
+from .scanned import scanned_pdf
 
 HOSTILE = ("# Review of Hostile Lane\n\n"
            "## Theme 1: <b>Bold</b> [click](javascript:alert(1))\n\n"
@@ -68,3 +78,80 @@ def test_every_export_of_a_hostile_passage_works_and_markdown_runs_nothing(hosti
     assert not re.search(r"(?<!\\)[<\[]|(?<!\\)&lt;", markdown)  # no raw HTML, link, image or reference
     assert r"\<script\>alert(1)\</script\>" in markdown and r"\[x\](javascript:alert(3))" in markdown
     assert "a plain & sign stayed" in markdown
+
+
+SCANNED_TEXT = ("Finding 2: Housing. The family was evicted in the winter and moved between three temporary "
+                "addresses. Professionals did not test what they were told by the parents about their housing. ") * 40
+
+
+def admin_app(tmp_path: Path, **overrides: object) -> tuple[TestClient, Settings]:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", model="test-hash-embedder",
+                                 admin_token="hardening-token", **overrides)
+    assistant = Assistant(settings, embedder=HashEmbedder())
+    build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder)
+    return TestClient(create_app(settings, assistant=assistant)), settings
+
+
+def upload(client: TestClient, path: Path) -> httpx.Response:
+    return client.post("/api/admin/documents", files={"file": (path.name, path.read_bytes(), "application/pdf")},
+                       headers={"authorization": "Bearer hardening-token"})
+
+
+def corpus_files(settings: Settings) -> list[str]:
+    return sorted(str(path.relative_to(settings.corpus_dir)) for path in settings.corpus_dir.rglob("*")
+                  if path.is_file())
+
+
+@pytest.mark.slow  # Tesseract reads the pages
+def test_an_upload_is_read_once_with_the_configured_tesseract(tmp_path: Path) -> None:
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract is not installed (make ocr)")
+    runs = tmp_path / "runs.log"
+    wrapper = tmp_path / "bin" / "my-tesseract"  # not on PATH: only the configured setting finds it
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho run >> "{runs}"\nexec "{shutil.which("tesseract")}" "$@"\n')
+    wrapper.chmod(0o755)
+    client, settings = admin_app(tmp_path, ocr=OcrParams(executable=str(wrapper)))
+    scan = scanned_pdf(SCANNED_TEXT, tmp_path / "scanned-housing-review.pdf")
+    pages = len(pdfium.PdfDocument(scan.read_bytes()))
+    assert pages >= 2
+    response = upload(client, scan)
+    assert response.status_code == 200, response.text
+    assert runs.read_text().count("run") == pages  # each page read once, by the configured program
+
+
+@pytest.mark.slow
+def test_an_upload_whose_ocr_runs_past_its_budget_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract is not installed (make ocr)")
+    client, settings = admin_app(tmp_path, upload_ocr_seconds=0.01)
+    before = corpus_files(settings)
+    started = time.monotonic()
+    response = upload(client, scanned_pdf(SCANNED_TEXT, tmp_path / "slow-scan.pdf"))
+    assert response.status_code == 422 and "longer than the 0.01 s an upload may take" in response.json()["error"]
+    assert time.monotonic() - started < 30
+    assert corpus_files(settings) == before
+
+
+def test_a_pdf_with_too_many_pages_is_refused_before_its_pages_are_read(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", "", 11)
+    for line in ("The health visitor recorded each visit.", "Nobody asked why the children missed nursery.",
+                 "The family moved three times that winter.", "The school raised concerns in March.",
+                 "Recommendations followed in the autumn."):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, line)
+    path = tmp_path / "five-pages.pdf"
+    pdf.output(str(path))
+    monkeypatch.setenv("ASSISTANT_MAX_PDF_PAGES", "3")
+    settings = Settings.from_env()
+    assert settings.ocr.max_pdf_pages == 3
+    with pytest.raises(DocumentUnreadable, match="5 pages, more than the 3 a review may have"):
+        load_document(path, ocr=settings.ocr)
+    assert "Recommendations followed" in load_document(path, ocr=OcrParams(max_pdf_pages=5)).text
+    monkeypatch.setenv("ASSISTANT_MAX_PDF_PAGES", "0")
+    with pytest.raises(BadRequest, match="ASSISTANT_MAX_PDF_PAGES must be at least 1"):
+        Settings.from_env()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import io
 import re
+import time
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,6 +150,11 @@ def load_pdf(data: bytes, name: str, *, layout: PdfLayoutParams = DEFAULT_LAYOUT
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise DocumentUnreadable(f"{name}: not a readable PDF ({exc})") from None
+    if len(pdf) > ocr.max_pdf_pages:
+        count = len(pdf)
+        pdf.close()
+        raise DocumentUnreadable(f"{name}: {count} pages, more than the {ocr.max_pdf_pages} a review may have "
+                                 "(ASSISTANT_MAX_PDF_PAGES)")
     pages: list[PdfPage] = []
     scanned: list[int] = []  # 0-based
     read: dict[int, str] = {}  # 0-based page -> its paragraphs, read by OCR
@@ -210,10 +216,17 @@ def _read_scanned(pdf: Any, scanned: list[int], name: str, ocr: OcrParams,
         return {}, [f"{pages} {verb} and OCR is not available ({INSTALL_HINT})"]
     raw: dict[int, str] = {}
     failed: dict[str, list[int]] = {}
+    deadline = None if ocr.budget_seconds is None else time.monotonic() + ocr.budget_seconds
     for index in progress(scanned, len(scanned), f"OCR {name}"):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise DocumentUnreadable(
+                f"{name}: reading its {len(scanned)} scanned pages by OCR takes longer than the "
+                f"{ocr.budget_seconds:g} s an upload may take; add it with `assistant index add` instead")
         page = pdf[index]
         try:
-            raw[index] = ocr_page(page, executable, ocr)
+            raw[index] = ocr_page(page, executable, ocr if left is None else replace(
+                ocr, page_timeout_seconds=min(ocr.page_timeout_seconds, left)))
         except OcrFailed as exc:
             failed.setdefault(str(exc), []).append(index + 1)
         finally:

@@ -24,12 +24,12 @@ from .ingest import SUPPORTED_SUFFIXES, doc_id_for, load_document
 from .ingest.loaders import check_zip_bomb, sniff_format
 from .ingest.metadata import sidecar_path
 from .progress import Progress, no_progress
+from .recovery import INCOMING, Journal, staged_name
 from .store import IndexStore
 from .text import describe_size, slug
 
 SUFFIX_FOR_FORMAT = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "text": ".txt"}
 REMOVED = ".removed"
-INCOMING = ".incoming"
 
 
 class CorpusChange:
@@ -39,6 +39,7 @@ class CorpusChange:
         self.corpus = corpus
         self._moved: list[tuple[Path, Path]] = []  # (from, to)
         self._created: list[Path] = []
+        self._journal: Journal | None = None  # while all_or_nothing runs: what a killed process leaves behind
         self._prefixes: dict[Path, str] = {}  # a review file -> the prefix it and its sidecar get in .removed/
 
     def set_aside(self, path: Path) -> Path:
@@ -61,9 +62,19 @@ class CorpusChange:
         removed = self.corpus / REMOVED
         removed.mkdir(exist_ok=True)
         destination = removed / f"{prefix}{path.name}"
-        shutil.move(str(path), destination)
         self._moved.append((path, destination))
+        self._record()  # the journal names a move before it happens: a crash between leaves nothing unknown
+        shutil.move(str(path), destination)
         return destination
+
+    def _create(self, source: Path, target: Path) -> None:
+        self._created.append(target)
+        self._record()
+        shutil.copy2(source, target)
+
+    def _record(self) -> None:
+        if self._journal is not None:
+            self._journal.record(self._created, self._moved)
 
     def place(self, source: Path, name: str | None = None) -> Path:
         """Copy a file into the corpus (with its sidecar); an older, different file of that name is set aside."""
@@ -74,13 +85,11 @@ class CorpusChange:
         if not (target.exists() and target.read_bytes() == source.read_bytes()):
             if target.exists():  # a new version of a review: its metadata stays unless a new sidecar comes
                 self._move_aside(target, self._prefix(target))
-            shutil.copy2(source, target)
-            self._created.append(target)
+            self._create(source, target)
         if sidecar_path(source).exists():
             if sidecar_path(target).exists() and sidecar_path(target) not in self._created:
                 self._move_aside(sidecar_path(target), self._prefix(target))
-            shutil.copy2(sidecar_path(source), sidecar_path(target))
-            self._created.append(sidecar_path(target))
+            self._create(sidecar_path(source), sidecar_path(target))
         return target
 
     def undo(self, only: Path | None = None) -> None:
@@ -102,11 +111,17 @@ class CorpusChange:
 
     @contextlib.contextmanager
     def all_or_nothing(self) -> Iterator[CorpusChange]:
+        """The change, undone if it fails; journalled while it runs, so that a change a killed process left
+        half done is settled when the next one starts (recovery.py)."""
+        self._journal = Journal(self.corpus)
         try:
             yield self
         except BaseException:
             self.undo()
             raise
+        finally:
+            self._journal.close()
+            self._journal = None
 
 
 def add_files(
@@ -199,7 +214,7 @@ def accept_upload(
     current = next((sidecar_path(path) for path in [corpus / name, *others] if sidecar_path(path).exists()), None)
     incoming = corpus / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
-    staged = incoming / f"{uuid.uuid4().hex}-{name}"
+    staged = incoming / staged_name(name)
     try:
         staged.write_bytes(data)
         if access != "unchanged":

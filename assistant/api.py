@@ -59,6 +59,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         share_cores(settings.workers)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.suppress(AssistantError, OSError):
+            for message in await asyncio.to_thread(assistant.settle_corpus):
+                log.warning("corpus: %s", message)
         with contextlib.suppress(AssistantError):
             # a worker serves nobody until the model is loaded and the index open (or known to be missing)
             await asyncio.to_thread(assistant.warm_up)

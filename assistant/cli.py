@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import AssistantError, BadRequest
 from .manifest import verify_files
 from .models import Answer, Citation
+from .recovery import not_indexed
 from .retrieval import check_k
 from .service import Assistant
 
@@ -113,6 +114,14 @@ def _audit(settings: Settings, report: BuildReport, *, whole_build: bool = False
                                      address="command line"))
 
 
+def settled(settings: Settings) -> Assistant:
+    """The assistant, once the changes a killed process left half done in corpus/ are settled (said on stderr)."""
+    assistant = Assistant(settings)
+    for message in assistant.settle_corpus():
+        click.echo(f"corpus: {message}", err=True)
+    return assistant
+
+
 def run_build(settings: Settings, assistant: Assistant) -> BuildReport:
     return build_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
                        options=BuildOptions.from_settings(settings), progress=terminal_progress)
@@ -123,7 +132,7 @@ def run_build(settings: Settings, assistant: Assistant) -> BuildReport:
 def index_build(**flags: Any) -> None:
     """Build the whole index from the corpus folder and publish it atomically."""
     settings = settings_from(**flags)
-    report = run_build(settings, Assistant(settings))
+    report = run_build(settings, settled(settings))
     _print_report(report, "Built")
     _audit(settings, report, whole_build=True)
     if report.documents == 0:
@@ -135,7 +144,7 @@ def index_build(**flags: Any) -> None:
 def index_update(**flags: Any) -> None:
     """Sync the index with the corpus folder: new, changed and removed files."""
     settings = settings_from(**flags)
-    assistant = Assistant(settings)
+    assistant = settled(settings)
     report = update_index(files=scan_corpus(settings.corpus_dir), store=assistant.store, embedder=assistant.embedder,
                           options=BuildOptions.from_settings(settings), progress=terminal_progress)
     _print_report(report, "Updated" if report.changed else "Already up to date")
@@ -148,7 +157,7 @@ def index_update(**flags: Any) -> None:
 def index_add(files: tuple[Path, ...], **flags: Any) -> None:
     """Copy review files into the corpus and index just them."""
     settings = settings_from(**flags)
-    assistant = Assistant(settings)
+    assistant = settled(settings)
     report = add_files(settings=settings, store=assistant.store, embedder=assistant.embedder, files=list(files),
                        progress=terminal_progress)
     _print_report(report, "Added" if report.changed else "Nothing new")
@@ -161,7 +170,7 @@ def index_add(files: tuple[Path, ...], **flags: Any) -> None:
 def index_remove(doc_ids: tuple[str, ...], **flags: Any) -> None:
     """Take reviews out of the index; their files move to corpus/.removed/."""
     settings = settings_from(**flags)
-    assistant = Assistant(settings)
+    assistant = settled(settings)
     assistant.store.read_manifest()  # no index: say so before loading the model
     report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
                               doc_ids=list(doc_ids))
@@ -175,9 +184,12 @@ def index_remove(doc_ids: tuple[str, ...], **flags: Any) -> None:
               "when a version is opened).")
 @location_options
 def index_status(as_json: bool, verify: bool, **flags: Any) -> None:
-    """Show the published index: version, build time, counts, model."""
-    assistant = Assistant(settings_from(**flags))
+    """Show the published index: version, build time, counts, model; and the review files in the corpus
+    folder it does not hold as they are (what `assistant index update` would change)."""
+    settings = settings_from(**flags)
+    assistant = settled(settings)
     status = assistant.status()
+    status["corpus_not_indexed"] = not_indexed(settings.corpus_dir, assistant.indexed_hashes())
     if verify:
         published = assistant.store.published(model=status["model"])
         verify_files(published.directory, published.manifest, published.manifest.files)

@@ -19,6 +19,7 @@ from .errors import AssistantError, BadRequest, NotFound
 from .glossary import Expansion, load_glossary
 from .models import Answer, Citation, Document
 from .reader import OpenIndex, StoredChunk
+from .recovery import recover
 from .retrieval import (
     Hit,
     Retrieval,
@@ -337,6 +338,16 @@ class Assistant:
         return {"id": theme.id, "label": theme.label, "description": theme.description, "documents": documents,
                 "reviews_total": total,
                 "summary": f"{theme.label} appears in {len(documents)} of {total} reviews."}
+
+    def indexed_hashes(self) -> dict[str, str]:
+        """Each published review's doc id and content hash (none before the first build)."""
+        if self.store.current_version() is None:
+            return {}
+        return {doc_id: entry.content_hash for doc_id, entry in self.store.read_manifest().documents.items()}
+
+    def settle_corpus(self) -> list[str]:
+        """Settle the changes to corpus/ that a killed process left half done (recovery.py); what was done."""
+        return recover(self.settings.corpus_dir, self.indexed_hashes())
 
     def status(self) -> dict[str, Any]:
         manifest = self.store.read_manifest()

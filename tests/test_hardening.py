@@ -6,8 +6,12 @@ upload's OpenAPI in test_admin.py, the cache of a killed build in test_store.py.
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,14 +24,16 @@ from fpdf import FPDF
 
 from assistant.api import create_app
 from assistant.build import build_index, scan_corpus
+from assistant.cli import main
 from assistant.config import Settings
 from assistant.errors import BadRequest, DocumentUnreadable
 from assistant.ingest.documents import load_document
 from assistant.ingest.loaders import LoadedText, without_control_characters
 from assistant.params import OcrParams
+from assistant.recovery import not_indexed
 from assistant.service import Assistant
 
-from .helpers import SEED_CORPUS, HashEmbedder
+from .helpers import ROOT, SEED_CORPUS, HashEmbedder
 from .scanned import scanned_pdf
 
 HOSTILE = ("# Review of Hostile Lane\n\n"
@@ -155,3 +161,66 @@ def test_a_pdf_with_too_many_pages_is_refused_before_its_pages_are_read(tmp_path
     monkeypatch.setenv("ASSISTANT_MAX_PDF_PAGES", "0")
     with pytest.raises(BadRequest, match="ASSISTANT_MAX_PDF_PAGES must be at least 1"):
         Settings.from_env()
+
+
+KILLED_UPLOAD = """
+import sys, time
+from pathlib import Path
+from assistant.admin import accept_upload
+from assistant.cli import main
+from assistant.config import Settings
+from assistant.service import Assistant
+from tests.helpers import HashEmbedder
+
+class Slow(HashEmbedder):
+    def encode(self, texts, *, batch_size=32):
+        time.sleep(600)  # killed here: the review is in corpus/, the index does not hold it
+
+settings = Settings.from_env(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]), model="test-hash-embedder")
+accept_upload(settings=settings, store=Assistant(settings).store, embedder=Slow(),
+              uploaded_name="Killed upload review.md", data=sys.argv[3].encode())
+"""
+
+
+def test_a_server_killed_during_an_upload_leaves_nothing_unsettled(tmp_path: Path) -> None:
+    client, settings = admin_app(tmp_path)
+    before = corpus_files(settings)
+    review = "# Killed upload review\n\n" + "The health visitor saw the baby twice before the injury. " * 12
+    process = subprocess.Popen([sys.executable, "-c", KILLED_UPLOAD, str(settings.corpus_dir),
+                                str(settings.index_dir), review], cwd=ROOT)
+    placed = settings.corpus_dir / "killed-upload-review.md"
+    deadline = time.monotonic() + 60
+    while not placed.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the upload never reached the corpus"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert placed.exists() and list((settings.corpus_dir / ".incoming").iterdir())  # as the kill left it
+    assistant = Assistant(settings, embedder=HashEmbedder())
+    assert not_indexed(settings.corpus_dir, assistant.indexed_hashes())["new"] == ["killed-upload-review.md"]
+    said = assistant.settle_corpus()
+    assert any("rolled back (killed-upload-review.md)" in line for line in said)
+    assert corpus_files(settings) == before  # the review the admin saw fail is not left to be published later
+    assert not_indexed(settings.corpus_dir, assistant.indexed_hashes()) == {"new": [], "changed": [], "missing": []}
+    assert assistant.settle_corpus() == []
+
+
+def test_a_change_published_before_the_kill_is_kept_and_status_lists_unindexed_files(tmp_path: Path,
+                                                                                    capsys) -> None:  # type: ignore[no-untyped-def]
+    client, settings = admin_app(tmp_path)
+    response = client.post("/api/admin/documents", headers={"authorization": "Bearer hardening-token"},
+                           files={"file": ("kept.md", b"# Kept review\n\n" + b"The school nurse noted it. " * 20,
+                                           "text/markdown")})
+    assert response.status_code == 200
+    # a journal such as a process killed just after publishing leaves (pid 2**22 + 1 runs nothing here)
+    journal = settings.corpus_dir / ".incoming" / f"change-{2**22 + 1}-abcdef01.json"
+    journal.write_text(json.dumps({"created": [str(settings.corpus_dir / "kept.md")], "moved": []}))
+    (settings.corpus_dir / "dropped-in.txt").write_text("A review copied into the folder by hand. " * 10)
+    assistant = Assistant(settings, embedder=HashEmbedder())
+    assert any("published before it stopped: kept" in line for line in assistant.settle_corpus())
+    assert (settings.corpus_dir / "kept.md").exists() and not journal.exists()
+    assert main(["index", "status", "--json", "--corpus", str(settings.corpus_dir), "--index",
+                 str(settings.index_dir), "--model", "test-hash-embedder"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["corpus_not_indexed"] == {"new": ["dropped-in.txt"], "changed": [], "missing": []}

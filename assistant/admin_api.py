@@ -62,6 +62,7 @@ def admin_router(settings: Settings, assistant: Assistant, appdata: AppData, sig
                    'Who may read it: "public", "restricted" (admins only) or groups, "lscp-board, review-panel". '
                    "Left out, a replaced review keeps its access and a new one is public."))] = None,
                ) -> dict[str, Any]:
+        settings.refuse_changes_if_reader()
         chosen: tuple[str, ...] | None | Literal["unchanged"] = "unchanged"
         try:
             if access is not None:
@@ -77,6 +78,7 @@ def admin_router(settings: Settings, assistant: Assistant, appdata: AppData, sig
 
     @router.delete("/documents/{doc_id}", responses=refused)
     def delete(request: Request, reader: Admin, doc_id: str) -> dict[str, Any]:
+        settings.refuse_changes_if_reader()
         report = remove_documents(settings=settings, store=assistant.store, embedder=assistant.embedder,
                                   doc_ids=[doc_id])
         record(request, reader, report)

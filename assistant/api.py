@@ -54,14 +54,15 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     settings = settings or Settings.from_env()
     assistant = assistant or Assistant(settings)
     sign_in = SignIn(settings)
-    appdata = AppData(settings.data_dir, retention_days=settings.retention_days)
+    appdata = AppData(settings.data_dir, retention_days=settings.retention_days, url=settings.database_url)
     if settings.workers > 1:
         share_cores(settings.workers)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with contextlib.suppress(AssistantError, OSError):
-            for message in await asyncio.to_thread(assistant.settle_corpus):
-                log.warning("corpus: %s", message)
+        if settings.role != "reader":  # a reader leaves corpus/ to the writer
+            with contextlib.suppress(AssistantError, OSError):
+                for message in await asyncio.to_thread(assistant.settle_corpus):
+                    log.warning("corpus: %s", message)
         with contextlib.suppress(AssistantError):
             # a worker serves nobody until the model is loaded and the index open (or known to be missing)
             await asyncio.to_thread(assistant.warm_up)

@@ -105,7 +105,7 @@ def _audit(settings: Settings, report: BuildReport, *, whole_build: bool = False
     except (OSError, KeyError):  # no name for this user id (some containers)
         user = f"uid {os.getuid()}"
     actor = f"{user} (command line)"
-    appdata = AppData(settings.data_dir, retention_days=settings.retention_days)
+    appdata = AppData(settings.data_dir, retention_days=settings.retention_days, url=settings.database_url)
     if whole_build:
         appdata.audit(AuditEntry(actor, "command line", "build", "all reviews",
                                  f"{report.documents} reviews, index version {report.version}"))
@@ -114,11 +114,15 @@ def _audit(settings: Settings, report: BuildReport, *, whole_build: bool = False
                                      address="command line"))
 
 
-def settled(settings: Settings) -> Assistant:
-    """The assistant, once the changes a killed process left half done in corpus/ are settled (said on stderr)."""
+def settled(settings: Settings, *, changing: bool = True) -> Assistant:
+    """The assistant, once the changes a killed process left half done in corpus/ are settled (said on stderr);
+    a command `changing` the index is refused on a reader."""
+    if changing:
+        settings.refuse_changes_if_reader()
     assistant = Assistant(settings)
-    for message in assistant.settle_corpus():
-        click.echo(f"corpus: {message}", err=True)
+    if settings.role != "reader":
+        for message in assistant.settle_corpus():
+            click.echo(f"corpus: {message}", err=True)
     return assistant
 
 
@@ -187,7 +191,7 @@ def index_status(as_json: bool, verify: bool, **flags: Any) -> None:
     """Show the published index: version, build time, counts, model; and the review files in the corpus
     folder it does not hold as they are (what `assistant index update` would change)."""
     settings = settings_from(**flags)
-    assistant = settled(settings)
+    assistant = settled(settings, changing=False)
     status = assistant.status()
     status["corpus_not_indexed"] = not_indexed(settings.corpus_dir, assistant.indexed_hashes())
     if verify:
@@ -320,10 +324,15 @@ def serve(**flags: Any) -> None:
 
     settings = settings_from(**flags)
     assistant = Assistant(settings)
-    if assistant.store.current_version() is None:
-        click.echo(f"No index yet in {settings.index_dir}; building it from {settings.corpus_dir} ...", err=True)
-        _print_report(run_build(settings, assistant), "Built")
-    assistant.index()  # fail now, with one clear line, if the index cannot be used
+    if settings.role == "reader":  # the writer builds and publishes; a reader serves each version it publishes
+        if assistant.store.current_version() is None:
+            click.echo(f"No index yet in {settings.index_dir}: ready once the writer publishes one", err=True)
+    else:
+        if assistant.store.current_version() is None:
+            click.echo(f"No index yet in {settings.index_dir}; building it from {settings.corpus_dir} ...",
+                       err=True)
+            _print_report(run_build(settings, assistant), "Built")
+        assistant.index()  # fail now, with one clear line, if the index cannot be used
     click.echo(f"Serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)", err=True)
     if settings.workers > 1:
         share_cores(settings.workers)  # before the model is loaded: one runtime thread per worker on 2 cores

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import BadRequest
+from .errors import BadRequest, ReadOnlyServer
 from .params import (
     DEFAULT_ANSWER,
     DEFAULT_CHUNKING,
@@ -23,7 +23,8 @@ from .params import (
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # templates, static files and data ship inside the package
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
-ENCODERS = ("auto", "torch", "onnx", "onnx-int8")  # how the model runs; see embedding.load_embedder
+ENCODERS = ("auto", "torch", "onnx", "onnx-int8")
+ROLES = ("all", "writer", "reader")  # how the model runs; see embedding.load_embedder
 DEVICES = ("auto", "cpu", "cuda")
 DATA_DIR = PACKAGE_DIR / "data"
 DEFAULT_THEMES = DATA_DIR / "themes.json"
@@ -87,6 +88,13 @@ class Settings:
     # http://host:port/ from these settings; the request's own Host header is never trusted for it.
     public_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # The application database (feedback, recorded questions, audit trail): unset, embedded SQLite in data_dir;
+    # postgresql://user:password@host/database, one database that several servers share.
+    database_url: str | None = None
+    # "all" (serves and changes the index), "writer" (the one server that changes a shared index) or "reader"
+    # (serves the published index from shared storage, refuses changes with a 409 naming writer_url).
+    role: str = "all"
+    writer_url: str | None = None
     # All OCR of one uploaded review may take this long (a larger scan is added with `assistant index add`).
     upload_ocr_seconds: float = 120.0
     # Any other request body (a question with its conversation, an export list) is refused past this size.
@@ -134,6 +142,9 @@ class Settings:
             "record_questions": _choice("RECORD_QUESTIONS", "false", ("true", "false", "1", "0", "yes", "no"))
             in ("true", "1", "yes"),
             "retention_days": _number("RETENTION_DAYS", base.retention_days, int),
+            "database_url": os.environ.get("ASSISTANT_DATABASE_URL") or None,
+            "role": _choice("ROLE", base.role, ROLES),
+            "writer_url": os.environ.get("ASSISTANT_WRITER_URL") or None,
         }
         ocr = replace(base.ocr, executable=_env("TESSERACT", base.ocr.executable),
                       dpi=_number("OCR_DPI", base.ocr.dpi, int),
@@ -151,6 +162,13 @@ class Settings:
             if value is not None:
                 values[key] = Path(str(value)) if key.endswith("_dir") else value
         return replace(base, **values)  # type: ignore[arg-type]
+
+    def refuse_changes_if_reader(self) -> None:
+        """A reader never changes the index or the corpus: say where changes go instead."""
+        if self.role == "reader":
+            where = f" at {self.writer_url}" if self.writer_url else " (ASSISTANT_ROLE=writer)"
+            raise ReadOnlyServer(f"this server only reads the published index (ASSISTANT_ROLE=reader); "
+                                 f"send changes to the writer{where}")
 
     @property
     def link_base(self) -> str:

@@ -52,6 +52,13 @@ class IndexBusy(AssistantError):
     exit_code = 5
 
 
+class ReadOnlyServer(AssistantError):
+    """This server only reads the published index (ASSISTANT_ROLE=reader): changes go to the writer."""
+
+    status = 409
+    exit_code = 5
+
+
 class Unauthorized(AssistantError):
     status = 401
 

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 TESSERACT := /usr/bin/tesseract
 
-.PHONY: serve test lint bench browser ocr clean-index
+.PHONY: serve test lint bench browser ocr cluster clean-index
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,17 @@ ocr:
 			fonts-dejavu-core; \
 	fi
 
+# Debian's PostgreSQL and nginx, for the several-servers test (a throwaway cluster on loopback, nginx in front).
+cluster:
+	@if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || { ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; }; then \
+		echo "Installing Debian's postgresql and nginx"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql nginx; \
+	fi
+
 serve: $(STAMP)
 	$(BIN)/assistant serve
 
-test: $(STAMP) browser ocr
+test: $(STAMP) browser ocr cluster
 	$(BIN)/pip check
 	$(BIN)/ruff check assistant tests benchmarks
 	$(BIN)/mypy assistant

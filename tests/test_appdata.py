@@ -5,22 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
-from assistant.appdata import FILE_NAME, MIGRATIONS, AppData
+from assistant.appdata import MIGRATIONS, AppData, AuditEntry
 from assistant.build import build_index, scan_corpus
 from assistant.config import Settings
 from assistant.errors import BadRequest, IndexUnavailable
 from assistant.personal_data import identifies_someone, identifying_kinds, redact
 from assistant.service import Assistant
 
+from .cluster import missing, postgres
 from .helpers import HashEmbedder
 
 EXAMPLES = json.loads((Path(__file__).parent / "data" / "personal_data_examples.json").read_text(encoding="utf-8"))
@@ -59,16 +62,57 @@ def test_redaction_says_what_was_removed() -> None:
 # --- the application database ------------------------------------------------------------------
 
 
-def test_migrations_run_once_and_a_newer_database_is_refused(tmp_path: Path) -> None:
-    data = AppData(tmp_path)
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    lacking = missing()
+    if lacking:
+        pytest.fail(f"{lacking} is needed: `make cluster` installs it")
+    with postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., AppData]:
+    """A factory of AppData on an empty database: embedded SQLite, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return lambda **options: AppData(tmp_path, **options)
+    server = request.getfixturevalue("postgres_url")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    url = server.rsplit("/", 1)[0] + "/" + name
+    return lambda **options: AppData(tmp_path, url=url, **options)
+
+
+def stored(data: AppData) -> str:
+    """Everything the database holds, as text: the files themselves for SQLite, every row for PostgreSQL."""
+    if data.is_sqlite:  # the file and its write-ahead log, where recent writes wait for a checkpoint
+        return "".join(path.read_bytes().decode("latin-1") for path in data.path.parent.glob(data.path.name + "*"))
+    engine = sqlalchemy.create_engine(data.url)
+    with engine.connect() as db:
+        rows = [str(row) for table in ("feedback", "questions", "audit")
+                for row in db.execute(sqlalchemy.text(f"SELECT * FROM {table}"))]
+    engine.dispose()
+    return "\n".join(rows)
+
+
+def test_migrations_run_once_and_a_newer_database_is_refused(database: Callable[..., AppData]) -> None:
+    data = database()
     assert data.schema_version == len(MIGRATIONS)
     data.add_feedback(kind="answer", helpful=True, question="what is neglect?")
-    assert AppData(tmp_path).schema_version == len(MIGRATIONS)  # reopening does not migrate again
-    assert len(AppData(tmp_path).feedback()) == 1
-    with sqlite3.connect(tmp_path / FILE_NAME) as db:
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    assert database().schema_version == len(MIGRATIONS)  # reopening does not migrate again
+    assert len(database().feedback()) == 1
+    engine = sqlalchemy.create_engine(data.url)
+    with engine.begin() as db:
+        if data.is_sqlite:
+            db.exec_driver_sql(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        else:
+            db.exec_driver_sql(f"UPDATE assistant_schema SET version = {len(MIGRATIONS) + 1}")
+    engine.dispose()
     with pytest.raises(IndexUnavailable, match="newer version"):
-        AppData(tmp_path).feedback()
+        database().feedback()
 
 
 def test_a_retention_limit_below_one_day_is_refused(tmp_path: Path) -> None:
@@ -76,8 +120,17 @@ def test_a_retention_limit_below_one_day_is_refused(tmp_path: Path) -> None:
         AppData(tmp_path, retention_days=0)
 
 
-def test_old_questions_and_feedback_are_deleted(tmp_path: Path) -> None:
-    data = AppData(tmp_path, retention_days=90)
+def test_an_unusable_database_url_is_one_clear_error_without_its_password(tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match="not a database URL"):
+        AppData(tmp_path, url="not a url")
+    data = AppData(tmp_path, url="postgresql://someone:s3cret@127.0.0.1:1/nothing")
+    with pytest.raises(IndexUnavailable, match="cannot be used") as raised:
+        data.feedback()
+    assert "s3cret" not in raised.value.message and "***" in raised.value.message
+
+
+def test_old_questions_and_feedback_are_deleted(database: Callable[..., AppData]) -> None:
+    data = database(retention_days=90)
     today = datetime.now(UTC)
     data.record_question("old question about neglect", "direct", ["Neglect"], at=today - timedelta(days=91))
     data.add_feedback(kind="answer", helpful=False, question="old", at=today - timedelta(days=100))
@@ -87,9 +140,9 @@ def test_old_questions_and_feedback_are_deleted(tmp_path: Path) -> None:
     assert data.feedback() == []
 
 
-def test_insight_counts_themes_per_month_and_the_gaps(tmp_path: Path) -> None:
+def test_insight_counts_themes_per_month_and_the_gaps(database: Callable[..., AppData]) -> None:
     march = datetime(2026, 3, 5, tzinfo=UTC)
-    data = AppData(tmp_path, clock=lambda: march + timedelta(days=45))
+    data = database(clock=lambda: march + timedelta(days=45))
     for outcome in ("direct", "none", "none"):
         data.record_question("How do I support a family with no recourse to public funds?", outcome,
                              ["Poverty"], at=march)
@@ -97,18 +150,21 @@ def test_insight_counts_themes_per_month_and_the_gaps(tmp_path: Path) -> None:
     by_month = data.questions_by_theme_and_month()
     assert {"month": "2026-03", "theme": "Poverty", "questions": 3, "not_covered": 2} in by_month
     assert {"month": "2026-04", "theme": "(no theme)", "questions": 1, "not_covered": 1} in by_month
+    assert [row["month"] for row in by_month] == ["2026-04", "2026-03"]  # newest month first
     gaps = data.library_gaps()
     assert gaps[0]["question"] == "how do i support a family with no recourse to public funds?"
-    assert gaps[0]["times"] == 2
+    assert gaps[0]["times"] == 2 and gaps[1]["related"] == 1
 
 
-def test_stored_questions_are_redacted_and_csv_cells_cannot_run(tmp_path: Path) -> None:
-    data = AppData(tmp_path)
+def test_stored_questions_are_redacted_and_csv_cells_cannot_run(database: Callable[..., AppData]) -> None:
+    data = database()
     data.record_question("=HYPERLINK(\"x\") Mrs Grace Adeyemi, NHS 943 476 5919: who do I call?", "none", [])
-    raw = (tmp_path / FILE_NAME).read_bytes()
-    assert b"Adeyemi" not in raw and b"943 476 5919" not in raw
+    data.audit(AuditEntry("ade", "127.0.0.1", "add", "a-review"))
+    raw = stored(data)
+    assert "Adeyemi" not in raw and "943 476 5919" not in raw and "a-review" in raw
     row = list(csv.reader(io.StringIO(data.questions_csv())))[1]
     assert row[1].startswith("'=") and "[NHS number]" in row[1]
+    assert data.audit_trail()[0]["target"] == "a-review"
 
 
 # --- through the web service ---------------------------------------------------------------------

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from assistant.admin import add_files, remove_documents, safe_file_name
 from assistant.api import create_app
+from assistant.cli import main
 from assistant.config import Settings
+from assistant.errors import BadRequest
 from assistant.service import Assistant
 
 from .helpers import HashEmbedder
@@ -164,3 +166,27 @@ def test_every_status_the_upload_returns_is_in_the_openapi(admin_client: TestCli
     assert bad.status_code == 400 and bad.json()["error"].startswith("access:")
     documented = admin_client.get("/openapi.json").json()["paths"]["/api/admin/documents"]["post"]["responses"]
     assert {"200", "400", "401", "403", "404", "409", "413", "415", "422", "503"} <= set(documented)
+
+
+def test_a_reader_refuses_every_change_and_names_the_writer(built: Assistant, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings.from_env(corpus_dir=built.settings.corpus_dir, index_dir=built.settings.index_dir,
+                                 model=built.settings.model, admin_token=TOKEN, role="reader",
+                                 writer_url="http://writer.example:8000")
+    client = TestClient(create_app(settings, assistant=Assistant(settings, embedder=built.embedder)))
+    version = built.store.current_version()
+    files = {"file": ("new.md", NEW_REVIEW.encode(), "text/markdown")}
+    for response in (client.post("/api/admin/documents", files=files, headers=auth()),
+                     client.delete("/api/admin/documents/2016-luton-child-f-scr-response", headers=auth())):
+        assert response.status_code == 409
+        assert "http://writer.example:8000" in response.json()["error"]
+    assert client.get("/api/admin/documents", headers=auth()).status_code == 200  # reading is fine
+    assert client.post("/api/ask", json={"question": "what is neglect?"}).status_code == 200
+    assert built.store.current_version() == version and not (settings.corpus_dir / "new.md").exists()
+    monkeypatch.setenv("ASSISTANT_ROLE", "reader")
+    for command in (["index", "build"], ["index", "update"], ["index", "remove", "x"]):
+        assert main([*command, "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]) == 5
+        assert "only reads the published index" in capsys.readouterr().err
+    monkeypatch.setenv("ASSISTANT_ROLE", "boss")
+    with pytest.raises(BadRequest, match="ASSISTANT_ROLE"):
+        Settings.from_env()

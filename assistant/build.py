@@ -82,7 +82,7 @@ class BuildOptions:
 
     batch_size: int = 32
     keep_versions: int = 2
-    themes_path: Path = DEFAULT_THEMES
+    themes_files: tuple[Path, ...] = (DEFAULT_THEMES,)
     chunking: ChunkingParams = DEFAULT_CHUNKING
     ocr: OcrParams = DEFAULT_OCR
     vectors: VectorParams = DEFAULT_VECTORS
@@ -92,7 +92,7 @@ class BuildOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildOptions:
         return cls(batch_size=settings.batch_size, keep_versions=settings.keep_versions,
-                   themes_path=settings.themes_path, chunking=settings.chunking, ocr=settings.ocr,
+                   themes_files=settings.themes_files, chunking=settings.chunking, ocr=settings.ocr,
                    vectors=settings.vectors)
 
 
@@ -155,7 +155,7 @@ def _sync(plan: _Plan, *, store: IndexStore, embedder: Embedder, options: BuildO
         report.unchanged = [doc_id for doc_id in wanted if doc_id in old_docs and doc_id not in changing]
         keep = set(report.unchanged) | ({d for d in old_docs if d not in plan.drop} if plan.keep_others else set())
         keep -= changing
-        current_themes = themes_hash(options.themes_path)
+        current_themes = themes_hash(*options.themes_files)
         retag = previous is not None and previous.manifest.themes_hash != current_themes
         leaving = [doc_id for doc_id in old_docs if doc_id not in keep]
         new_ids: set[str] = set()
@@ -249,7 +249,7 @@ def _write_version(
     previous one when nothing changed after all).
     """
     cache = EmbeddingCache(store.root, embedder.name, chunking_fingerprint(options.chunking))
-    tagger = ThemeTagger(load_themes(options.themes_path), embedder)
+    tagger = ThemeTagger(load_themes(*options.themes_files), embedder)
     seen = {previous.manifest.documents[d].content_hash: d for d in keep} if previous else {}
 
     def embedded(batch: list[tuple[str, Path]]) -> list[EmbeddedDocument]:
@@ -364,7 +364,7 @@ def embed_documents(
         vectors, sentence_vectors = found
         out.append(EmbeddedDocument(
             document=document, chunks=chunks, vectors=vectors, sentences=spans, sentence_vectors=sentence_vectors,
-            themes=tagger.tag([chunk.indexed_text() for chunk in chunks], vectors),
+            themes=tagger.tag([chunk.indexed_text() for chunk in chunks], vectors, [chunk.section for chunk in chunks]),
         ))
     return out
 

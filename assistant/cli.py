@@ -16,7 +16,7 @@ import click
 from .access import OPERATOR
 from .admin import add_files, remove_documents
 from .appdata import AppData, AuditEntry, audit_entries
-from .build import BuildOptions, BuildReport, build_index, scan_corpus, update_index
+from .build import BuildOptions, BuildReport, add_to_index, build_index, scan_corpus, update_index
 from .config import Settings
 from .errors import AssistantError, BadRequest
 from .manifest import verify_files
@@ -166,6 +166,19 @@ def index_add(files: tuple[Path, ...], **flags: Any) -> None:
                        progress=terminal_progress)
     _print_report(report, "Added" if report.changed else "Nothing new")
     _audit(settings, report)
+
+
+@index.command("retag")
+@location_options
+def index_retag(**flags: Any) -> None:
+    """Tag every passage with the themes again (after the themes or ASSISTANT_THEMES changed); nothing is
+    embedded again and the corpus folder is not read."""
+    settings = settings_from(**flags)
+    assistant = settled(settings)
+    before = assistant.store.read_manifest().version
+    report = add_to_index(files=[], store=assistant.store, embedder=assistant.embedder,
+                          options=BuildOptions.from_settings(settings), progress=terminal_progress)
+    _print_report(report, "Retagged" if report.version != before else "The themes have not changed; nothing to do")
 
 
 @index.command("remove")

@@ -76,6 +76,8 @@ class Settings:
     static_dir: Path = PACKAGE_DIR / "web" / "static"
     glossary_path: Path = DATA_DIR / "glossary.json"
     themes_path: Path = DEFAULT_THEMES
+    # A partnership's own themes (ASSISTANT_THEMES): a JSON file of the same shape, added to the built-in ones.
+    local_themes_path: Path | None = None
     max_question_chars: int = 2000
     default_k: int = 5
     max_k: int = 50
@@ -145,6 +147,7 @@ class Settings:
             "database_url": os.environ.get("ASSISTANT_DATABASE_URL") or None,
             "role": _choice("ROLE", base.role, ROLES),
             "writer_url": os.environ.get("ASSISTANT_WRITER_URL") or None,
+            "local_themes_path": Path(os.environ["ASSISTANT_THEMES"]) if os.environ.get("ASSISTANT_THEMES") else None,
         }
         ocr = replace(base.ocr, executable=_env("TESSERACT", base.ocr.executable),
                       dpi=_number("OCR_DPI", base.ocr.dpi, int),
@@ -162,6 +165,11 @@ class Settings:
             if value is not None:
                 values[key] = Path(str(value)) if key.endswith("_dir") else value
         return replace(base, **values)  # type: ignore[arg-type]
+
+    @property
+    def themes_files(self) -> tuple[Path, ...]:
+        """The built-in themes, then the partnership's own if it has any."""
+        return (self.themes_path, *([self.local_themes_path] if self.local_themes_path else []))
 
     def refuse_changes_if_reader(self) -> None:
         """A reader never changes the index or the corpus: say where changes go instead."""

@@ -100,8 +100,13 @@ def add_pages(app: FastAPI, settings: Settings, assistant: Assistant, templates:
 
     @app.get("/themes", response_class=HTMLResponse, include_in_schema=False)
     def themes(request: Request, reader: CurrentReader) -> HTMLResponse:
-        summary = sorted(assistant.theme_summary(reader), key=lambda theme: (-theme["documents"], -theme["chunks"]))
-        return page(request, "themes.html", active="themes", themes=summary,
+        summary = assistant.theme_summary(reader)
+        groups: dict[str, list[dict[str, Any]]] = {}  # in the taxonomy's order; within each, most raised first
+        for theme in summary:
+            groups.setdefault(theme["group"] or "Other themes", []).append(theme)
+        for members in groups.values():
+            members.sort(key=lambda theme: (-theme["documents"], -theme["chunks"]))
+        return page(request, "themes.html", active="themes", groups=list(groups.items()),
                     total=len(assistant.documents(reader)))
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)

@@ -140,7 +140,7 @@ class Assistant:
 
     @property
     def themes(self) -> tuple[Theme, ...]:
-        return load_themes(self.settings.themes_path)
+        return load_themes(*self.settings.themes_files)
 
     @property
     def theme_labels(self) -> dict[str, str]:
@@ -322,7 +322,7 @@ class Assistant:
         """Every theme with how many reviews and passages (that the reader may see) raise it."""
         index = self.index()
         counts = index.theme_counts(self.hidden(index, reader))
-        return [{"id": t.id, "label": t.label, "description": t.description,
+        return [{"id": t.id, "label": t.label, "group": t.group, "description": t.description,
                  "documents": counts.get(t.id, (0, 0))[0], "chunks": counts.get(t.id, (0, 0))[1]}
                 for t in self.themes]
 

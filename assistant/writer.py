@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -193,19 +194,21 @@ class IndexWriter:
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         self.manifest.documents.pop(doc_id, None)
 
-    def retag(self, tag: Callable[[list[str], np.ndarray], list[list[str]]], vectors: VectorSet,
-              batch: int = 4096) -> None:
-        """Tag every chunk again (the themes changed), from its stored text and its vector in `vectors`."""
+    def retag(self, tag: Callable[[list[str], np.ndarray, list[str | None]], list[list[str]]],
+              vectors: VectorSet) -> None:
+        """Tag every chunk again (the themes changed), a document at a time, from its stored text and its
+        vector in `vectors`."""
         self.db.execute("DELETE FROM chunk_themes")
-        rows = self.db.execute("SELECT c.id, c.section, c.text FROM chunks c ORDER BY c.id").fetchall()
-        for start in range(0, len(rows), batch):
-            part = rows[start:start + batch]
-            ids = np.asarray([row[0] for row in part], dtype=np.int64)
+        rows = self.db.execute("SELECT c.id, c.section, c.text, c.doc_id FROM chunks c ORDER BY c.doc_id, c.id"
+                               ).fetchall()
+        for _, group in itertools.groupby(rows, key=lambda row: row[3]):
+            part = list(group)
+            ids = [int(row[0]) for row in part]
             texts = [Chunk("", 0, row[1], None, 0, 0, row[2]).indexed_text() for row in part]
-            found = vectors.vectors_of(ids.tolist())
-            tags = tag(texts, np.stack([found[int(i)] for i in ids]))
+            found = vectors.vectors_of(ids)
+            tags = tag(texts, np.stack([found[i] for i in ids]), [row[1] for row in part])
             self.db.executemany("INSERT INTO chunk_themes (chunk_id, theme) VALUES (?, ?)",
-                                [(int(i), theme) for i, found in zip(ids, tags, strict=True) for theme in found])
+                                [(i, theme) for i, themes in zip(ids, tags, strict=True) for theme in themes])
 
     def finish(self) -> Manifest:
         """Flush everything to disk and write the manifest with checksums; returns it."""

@@ -262,6 +262,26 @@ def test_extracts_collect_reload_and_download(live_server: str, browser: WebDriv
     assert exported.count("**Reference:**") == 2
 
 
+NEW_THEMES = ("physical-abuse", "substance-misuse", "schools", "children-in-care", "disabled-children",
+              "sexual-abuse", "online-harm", "missing-children")
+
+
+def test_the_themes_page_is_a_map_and_a_new_theme_filters_extracts(live_server: str, browser: WebDriver) -> None:
+    themes = httpx.get(live_server + "/api/themes").json()["themes"]
+    theme = next(t for t in themes if t["id"] in NEW_THEMES and t["chunks"] > 0)  # one of the areas added
+    browser.get(live_server + "/themes")
+    groups = [h.text for h in browser.find_elements(By.CSS_SELECTOR, ".theme-group > h2")]
+    assert groups == ["Forms of harm", "Children, families and settings", "Practice lessons"]
+    card = browser.find_element(By.ID, f"theme-{theme['id']}")
+    assert f"Appears in {theme['documents']} of" in card.text
+    card.find_element(By.CSS_SELECTOR, "h3 a").click()
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .citation")) >= 1)
+    for result in browser.find_elements(By.CSS_SELECTOR, "#results .citation"):
+        assert theme["label"] in result.find_element(By.CLASS_NAME, "tags").text
+    assert browser.find_element(By.CSS_SELECTOR, f"#theme option[value='{theme['id']}']").is_selected()
+    assert csp_violations(browser) == []
+
+
 def test_personal_data_is_caught_before_it_is_sent(live_server: str, browser: WebDriver) -> None:
     browser.get(live_server + "/")
     box = browser.find_element(By.ID, "question")

@@ -9,11 +9,13 @@ import re
 from pathlib import Path
 
 import docx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
-from assistant.build import BuildOptions, scan_corpus, update_index
+from assistant.build import BuildOptions, add_to_index
+from assistant.cli import main
 from assistant.config import DEFAULT_THEMES, Settings
 from assistant.service import Assistant
 from assistant.themes import ThemeTagger, load_themes
@@ -37,17 +39,37 @@ def test_taxonomy_is_complete() -> None:
 
 
 def test_terms_tag_passages() -> None:
-    tagger = ThemeTagger(load_themes(DEFAULT_THEMES), HashEmbedder(), min_similarity=2.0)  # terms only
+    tagger = ThemeTagger(load_themes(DEFAULT_THEMES), HashEmbedder(), min_similarity=2.0, term_similarity=-1.0)
     texts = ["Health providers should check their 'Was Not Brought' processes.",
              "Practitioners did not use their professional curiosity.", "The weather was fine."]
-    tags = tagger.tag(texts, HashEmbedder().encode(texts))
+    tags = [tagger.tag([text], HashEmbedder().encode([text]))[0] for text in texts]  # terms alone, each alone
     assert "was-not-brought" in tags[0] and "professional-curiosity" in tags[1] and tags[2] == []
+
+
+def test_a_passing_mention_does_not_tag_and_a_page_needs_two_passages_or_a_heading() -> None:
+    themes = load_themes(DEFAULT_THEMES)
+    tagger = ThemeTagger(themes, HashEmbedder())
+    column = {theme.id: n for n, theme in enumerate(themes)}
+    about, away = tagger.vectors[column["housing"]], -tagger.vectors[column["housing"]]
+    mention = "The family was evicted once."
+    # a passage that uses a term but means something else is not tagged with it
+    assert "housing" not in tagger.tag([mention], np.stack([away]))[0]
+    assert "housing" in tagger.tag([mention], np.stack([about]))[0]
+    # in a document of several passages, one passage about housing is not enough ...
+    texts = [mention, "Nobody asked the school.", "The health visitor called.", "The case closed."]
+    vectors = np.stack([about, away, away, away])
+    assert all("housing" not in found for found in tagger.tag(texts, vectors))
+    # ... unless a second passage is, or a heading names it
+    assert "housing" in tagger.tag(texts, np.stack([about, about, away, away]))[0]
+    assert "housing" in tagger.tag(texts, vectors, ["Housing and eviction", None, None, None])[0]
 
 
 def test_api_themes_counts(client: TestClient) -> None:
     themes = client.get("/api/themes").json()["themes"]
     assert len(themes) >= 15
-    assert set(themes[0]) == {"id", "label", "description", "documents", "chunks"}
+    assert set(themes[0]) == {"id", "label", "group", "description", "documents", "chunks"}
+    groups = {t["group"] for t in themes}
+    assert groups == {"Forms of harm", "Children, families and settings", "Practice lessons"}
     by_id = {t["id"]: t for t in themes}
     assert by_id["housing"]["documents"] >= 3 and by_id["housing"]["chunks"] >= 5
     assert sum(t["chunks"] > 0 for t in themes) >= 15
@@ -149,17 +171,37 @@ def test_bad_exports_give_no_file(client: TestClient, body: dict, status: int) -
     assert response.json()["status"] == status
 
 
-def test_changed_themes_retag_the_index(built: Assistant, settings: Settings, tmp_path: Path) -> None:
-    data = json.loads(DEFAULT_THEMES.read_text())
-    data["themes"].append({"id": "trampolines", "label": "Trampolines", "description": "Trampoline safety.",
-                           "terms": ["graded care profile"]})
-    edited = tmp_path / "themes.json"
-    edited.write_text(json.dumps(data))
+def test_local_themes_are_added_and_retagged_without_embedding(built: Assistant, settings: Settings,
+                                                                tmp_path: Path) -> None:
+    local = tmp_path / "our-themes.json"
+    local.write_text(json.dumps({"themes": [{
+        "id": "trampolines", "label": "Trampolines", "group": "Local themes",
+        "terms": ["graded care profile", "reducing child neglect"],  # the heading names it
+        "description": "The Graded Care Profile tool helps professionals identify neglect."}]}))
     before = built.store.current_version()
-    report = update_index(files=scan_corpus(settings.corpus_dir), store=built.store, embedder=HashEmbedder(),
-                          options=BuildOptions(themes_path=edited))
+    local_settings = Settings.from_env(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir,
+                                       model="test-hash-embedder", local_themes_path=local)
+    assert local_settings.themes_files == (DEFAULT_THEMES, local)
+    report = add_to_index(files=[], store=built.store, embedder=HashEmbedder(),  # what `index retag` does
+                          options=BuildOptions.from_settings(local_settings))
     assert report.version != before and report.embedded_chunks == 0
     assert built.index().theme_counts()["trampolines"][1] >= 1
+    assert {t.id for t in Assistant(local_settings).themes} >= {"trampolines", "neglect", "fgm-honour-based-abuse"}
+    again = add_to_index(files=[], store=built.store, embedder=HashEmbedder(),
+                         options=BuildOptions.from_settings(local_settings))
+    assert again.version == report.version  # the same themes: nothing to retag
+
+
+def test_index_retag_from_the_command_line(real_index: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--corpus", str(real_index.corpus_dir), "--index", str(real_index.index_dir)]
+    assert main(["index", "retag", *flags]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    broken = tmp_path / "broken-themes.json"
+    broken.write_text("{not json")
+    monkeypatch.setenv("ASSISTANT_THEMES", str(broken))
+    assert main(["index", "retag", *flags]) == 2
+    assert f"themes file {broken} cannot be used" in capsys.readouterr().err
 
 
 def test_cli_search_with_filters(real_index: Settings, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -3,13 +3,14 @@
 A follow-up ("and in Sefton?", "who chairs it?", "what does the O stand for?", "is there a meeting before the
 referral?") is read with the turns it continues, back to the last one that stood on its own; a new topic
 ("What is adultification?", "private fostering - what counts?", "unrelated - who wrote the Child Q review?")
-is read alone, however short it is. A turn is new when it says so ("unrelated", "different question"), asks
-in a few words what something is, or names its topic first (in a few words, or pointing nowhere back);
-otherwise it continues when it says so ("and", "what about",
-"so why"), follows a turn that set the scene rather than asked, shares a topic word with the turn before,
-has at most one topic word of its own ("what sort of methodology?"; words such as "stand", "apply", "how
-long" name none), or points back ("it", "there", "instead", "that" as a pronoun) with fewer than four topic
-words of its own ("they", "her" with fewer than three).
+is read alone, however short it is.
+
+A turn is new when it says so ("unrelated", "different question"), asks in a few words what something is,
+or names its topic first (in a few words, or pointing nowhere back). Otherwise it continues when it says so
+("and", "what about", "so why"), follows a turn that set the scene rather than asked, shares a topic word
+with the turn before, has at most one topic word of its own ("what sort of methodology?"; words such as
+"stand", "apply", "how long" name none), or points back ("it", "there", "instead", "that" as a pronoun)
+with fewer than four topic words of its own ("they", "her" with fewer than three).
 """
 
 from __future__ import annotations

@@ -81,9 +81,9 @@ class VectorParams:
 
 @dataclass(frozen=True)
 class RankingParams:
-    """Hybrid retrieval: how the rankings are fused, diversified and merged."""
+    """Hybrid retrieval: which candidates are gathered, how they are scored, and how much is cited."""
 
-    # Candidates taken from each ranking before fusion (at least candidates_per_k * k).
+    # Candidates taken from each search (at least candidates_per_k * k).
     candidates: int = 50
     candidates_per_k: int = 4
     # Sentences searched per candidate passage: a passage has about three.
@@ -96,8 +96,8 @@ class RankingParams:
     # rarity-weighted share of the question's words it holds with its review's title and section, each times
     # its weight. The shortlist of passages so scored (`rescored`, whose text is read for it; the rest never
     # is) is chosen by the cosines and each keyword search's BM25 score as a share of that search's best:
-    # any of the question's words, and a follow-up's own words. Fitted
-    # on one real-world set (benchmarks/realworld.py; pairwise logistic regression, rounded), checked on two.
+    # any of the question's words, and a follow-up's own words. Fitted on one real-world set (pairwise
+    # logistic regression, rounded; benchmarks/realworld.py and ablation.py), checked on two others.
     dense_weight: float = 1.0
     sentence_weight: float = 0.5
     coverage_weight: float = 0.3

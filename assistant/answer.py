@@ -82,7 +82,13 @@ def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: An
     """Whole sentences, each verbatim from its citation: first the closest one of each top passage, then
     further ones from the best passages while the answer is under min_words; never past max_words, never
     the same point twice, never a sentence much weaker than the first. Returns (quote, citation n)."""
-    options = [passage_quotes(hit, citation.text) for hit, citation in zip(hits, citations, strict=True)]
+    worked_out: dict[int, list[tuple[float, str]]] = {}  # a passage's quotes, worked out when it is reached
+
+    def options(position: int) -> list[tuple[float, str]]:
+        if position not in worked_out:
+            worked_out[position] = passage_quotes(hits[position], citations[position].text)
+        return worked_out[position]
+
     chosen: list[tuple[int, float, str]] = []  # (passage position, sentence score, quote)
     seen: list[set[str]] = []
 
@@ -90,7 +96,7 @@ def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: An
         return sum(word_count(quote) for _, _, quote in chosen)
 
     def take_one(position: int) -> None:
-        for score, quote in options[position]:
+        for score, quote in options(position):
             if chosen and score < chosen[0][1] - params.quote_score_drop:
                 return
             stems = {stem(word) for word in words(quote)}
@@ -103,11 +109,11 @@ def choose_quotes(hits: Sequence[Hit], citations: Sequence[Citation], params: An
             seen.append(stems)
             return
 
-    for position in range(len(options)):  # one point from each top passage
+    for position in range(len(hits)):  # one point from each top passage
         if position >= params.answer_passages and words_so_far() >= params.min_words:
             break
         take_one(position)
-    for position in range(min(len(options), params.answer_passages)):  # more from the best, if still short
+    for position in range(min(len(hits), params.answer_passages)):  # more from the best, if still short
         if words_so_far() >= params.min_words:
             break
         take_one(position)

@@ -69,9 +69,9 @@ class TermCounts:
         return {term: math.log((self.passages + 1) / (self.frequencies[term] + 0.5)) for term in self.terms}
 
     @functools.cached_property
-    def _known(self) -> tuple[dict[str, tuple[re.Pattern[str], float]], dict[re.Pattern[str], float], float]:
-        """The stems of the words some passage holds, each with the pattern of words starting with it, and the
-        patterns of its phrases ("child q"), with their weights; and the weights' total."""
+    def _known(self) -> tuple[dict[str, float], dict[re.Pattern[str], float], float]:
+        """The stems of the words some passage holds and the patterns of its phrases ("child q"), with their
+        weights, and the weights' total."""
         weight = self.rarity()
         stems: dict[str, float] = {}
         phrases: dict[re.Pattern[str], float] = {}
@@ -82,8 +82,7 @@ class TermCounts:
                 phrases[re.compile(rf"\b{re.escape(term)}\b")] = weight[term]
             else:
                 stems[stem(term)] = stems.get(stem(term), 0.0) + weight[term]
-        starting = {key: (re.compile(rf"\b{re.escape(key)}[a-z0-9]*"), value) for key, value in stems.items()}
-        return starting, phrases, sum(stems.values()) + sum(phrases.values())
+        return stems, phrases, sum(stems.values()) + sum(phrases.values())
 
     def share_held(self, text: str) -> float:
         """The rarity-weighted share of the question's words and pseudonyms (those some passage holds) that
@@ -92,9 +91,8 @@ class TermCounts:
         if not total:
             return 0.0
         lowered = text.lower()
-        # a word's stem begins it: only words beginning with a stem of the question can share it
-        held = sum(weight for key, (starting, weight) in stems.items()
-                   if key in lowered and any(stem(word) == key for word in starting.findall(lowered)))
+        present = {stem(word) for word in set(_WORD.findall(lowered))}
+        held = sum(weight for term, weight in stems.items() if term in present)
         return (held + sum(weight for pattern, weight in phrases.items() if pattern.search(lowered))) / total
 
 

@@ -48,16 +48,17 @@ def postgres() -> Iterator[str]:
         shutil.chown(sockets, "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = free_port()
+    # run from the cluster's own folder: the postgres user may not enter the folder the tests run from
     subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                    "-E", "UTF8", "--no-instructions"], check=True, capture_output=True)
+                    "-E", "UTF8", "--no-instructions"], check=True, capture_output=True, cwd=folder)
     subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
                     f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1", "start"], check=True,
-                   capture_output=True)
+                   capture_output=True, cwd=folder)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+                       capture_output=True, cwd=folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 

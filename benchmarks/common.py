@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 
 from assistant.build import build_index, scan_corpus  # noqa: E402
 from assistant.config import Settings  # noqa: E402
+from assistant.evaluation import normalise  # noqa: E402
+from assistant.evaluation import rank_of as gold_rank  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from tests.helpers import HashEmbedder, child_pids, free_port, wait_until_healthy  # noqa: E402
 
@@ -28,20 +30,9 @@ def load_questions() -> dict[str, Any]:
     return json.loads(QUESTIONS.read_text(encoding="utf-8"))
 
 
-def normalise(text: str) -> str:
-    """Lower case, straight quotes, single spaces: how expected phrases are matched."""
-    for curly, straight in (("“", '"'), ("”", '"'), ("‘", "'"), ("’", "'")):
-        text = text.replace(curly, straight)
-    return " ".join(text.lower().split())
-
-
 def rank_of(expect: str | list[str], passages: list[str]) -> int | None:
     """The place of the first passage holding an expected phrase (the ranking, whatever the outcome)."""
-    phrases = [normalise(phrase) for phrase in ([expect] if isinstance(expect, str) else expect)]
-    for place, text in enumerate(passages, start=1):
-        if any(phrase in normalise(text) for phrase in phrases):
-            return place
-    return None
+    return gold_rank([expect] if isinstance(expect, str) else expect, passages)
 
 
 def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overrides: Any) -> Assistant:

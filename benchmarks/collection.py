@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -29,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, fit_coverage, load_questions, rank_of
+from common import ROOT, built_once, fit_coverage, load_questions, rank_of
 
 from assistant.answer import Turn
-from assistant.build import BuildOptions, build_index, scan_corpus
+from assistant.build import scan_corpus
 from assistant.config import Settings
-from assistant.errors import IndexUnavailable
 from assistant.evaluation import baseline_for, baseline_ranker
 from assistant.params import VectorParams, as_dict, chunking_fingerprint
 from assistant.service import Assistant
@@ -110,24 +108,8 @@ def collection_assistant(*, rebuild: bool = False, approximate: str | None = Non
     version = chunking_fingerprint(Settings.from_env().chunking)
     vectors = APPROXIMATE[approximate] if approximate else VectorParams()
     root = OUT / f"collection-{version}{'-ann' if vectors.ann_min_passages == 0 else ''}"
-    corpus = root / "corpus"
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", vectors=vectors)
-    assistant = Assistant(settings)
-    try:
-        usable = assistant.store.published(model=assistant.model_name) is not None
-    except IndexUnavailable:  # none yet, or written by an earlier version of the code
-        usable = False
-    if rebuild or not usable:
-        shutil.rmtree(root, ignore_errors=True)
-        corpus.mkdir(parents=True)
-        for source in [*scan_corpus(ROOT / "corpus"), *scan_corpus(COLLECTION)]:
-            for path in (source, source.with_name(source.stem + ".meta.toml")):
-                if path.exists():
-                    shutil.copy2(path, corpus / path.name)
-        report = build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
-                             options=BuildOptions.from_settings(settings))
-        print(f"built: {report.documents} documents, {report.chunks} passages in {report.seconds:.0f} s")
-    return assistant
+    return built_once(root, [*scan_corpus(ROOT / "corpus"), *scan_corpus(COLLECTION)], rebuild=rebuild,
+                      vectors=vectors)
 
 
 def figures(rows: list[dict[str, Any]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,15 +14,16 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from assistant.build import build_index, scan_corpus  # noqa: E402
+from assistant.build import BuildOptions, build_index, scan_corpus  # noqa: E402
 from assistant.config import Settings  # noqa: E402
+from assistant.errors import IndexUnavailable  # noqa: E402
 from assistant.evaluation import normalise  # noqa: E402
 from assistant.evaluation import rank_of as gold_rank  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from tests.helpers import HashEmbedder, child_pids, free_port, wait_until_healthy  # noqa: E402
 
 __all__ = ["HashEmbedder", "child_pids", "free_port", "wait_until_healthy", "fresh_assistant", "load_questions",
-           "normalise", "rank_of", "fit_coverage"]
+           "normalise", "rank_of", "fit_coverage", "built_once"]
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 
@@ -33,6 +35,30 @@ def load_questions() -> dict[str, Any]:
 def rank_of(expect: str | list[str], passages: list[str]) -> int | None:
     """The place of the first passage holding an expected phrase (the ranking, whatever the outcome)."""
     return gold_rank([expect] if isinstance(expect, str) else expect, passages)
+
+
+def built_once(root: Path, sources: list[Path], *, rebuild: bool = False, label: str = "built",
+               **overrides: Any) -> Assistant:
+    """An assistant over copies of `sources` (review files, with their sidecars) indexed into `root`, built only
+    when the index there is missing, of another model or chunking, or `rebuild` asks."""
+    corpus = root / "corpus"
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", **overrides)
+    assistant = Assistant(settings)
+    try:
+        usable = assistant.store.published(model=assistant.model_name) is not None
+    except IndexUnavailable:  # none yet, or written by an earlier version of the code
+        usable = False
+    if rebuild or not usable:
+        shutil.rmtree(root, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        for source in sources:
+            for path in (source, source.with_name(source.stem + ".meta.toml")):
+                if path.exists():
+                    shutil.copy2(path, corpus / path.name)
+        report = build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
+                             options=BuildOptions.from_settings(settings))
+        print(f"{label}: {report.documents} documents, {report.chunks} passages in {report.seconds:.0f} s")
+    return assistant
 
 
 def fresh_assistant(index_dir: Path, corpus_dir: Path = ROOT / "corpus", **overrides: Any) -> Assistant:

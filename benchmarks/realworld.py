@@ -17,18 +17,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, fit_coverage
+from common import ROOT, built_once, fit_coverage
 
-from assistant.build import BuildOptions, build_index, scan_corpus
+from assistant.build import scan_corpus
 from assistant.config import Settings
-from assistant.errors import IndexUnavailable
 from assistant.evaluation import assistant_ranker, baseline_for, baseline_ranker, load_questions, run, score
 from assistant.params import chunking_fingerprint
 from assistant.service import Assistant
@@ -40,27 +38,8 @@ def set_assistant(folder: Path, *, rebuild: bool = False, **overrides: Any) -> A
     settings = Settings.from_env(**overrides)
     digest = hashlib.sha256("\0".join([chunking_fingerprint(settings.chunking), settings.model,
                                        *(f"{p.name}:{p.stat().st_size}" for p in files)]).encode()).hexdigest()[:12]
-    root = folder / f".index-{digest}"
-    corpus = root / "corpus"
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index", **overrides)
-    assistant = Assistant(settings)
-    try:
-        usable = assistant.store.published(model=assistant.model_name) is not None
-    except IndexUnavailable:
-        usable = False
-    if rebuild or not usable:
-        shutil.rmtree(root, ignore_errors=True)
-        corpus.mkdir(parents=True)
-        for source in scan_corpus(ROOT / "corpus"):
-            for path in (source, source.with_name(source.stem + ".meta.toml")):
-                if path.exists():
-                    shutil.copy2(path, corpus / path.name)
-        for path in files:
-            shutil.copy2(path, corpus / path.name)
-        report = build_index(files=scan_corpus(corpus), store=assistant.store, embedder=assistant.embedder,
-                             options=BuildOptions.from_settings(settings))
-        print(f"built {folder.name}: {report.documents} documents, {report.chunks} passages in {report.seconds:.0f} s")
-    return assistant
+    return built_once(folder / f".index-{digest}", [*scan_corpus(ROOT / "corpus"), *files], rebuild=rebuild,
+                      label=f"built {folder.name}", **overrides)
 
 
 def passage_shapes(assistant: Assistant, doc_ids: set[str]) -> dict[str, Any]:
@@ -105,8 +84,8 @@ def evaluate_set(folder: Path, *, k: int, rebuild: bool) -> dict[str, Any]:
     cited = [words for outcome in project for words in outcome.cited_words]
     return {
         "set": folder.name,
-        "project": score(project).as_dict(),
-        "baseline": score(plain).as_dict(),
+        "project": score(project),
+        "baseline": score(plain),
         "passages": passage_shapes(assistant, doc_ids),
         "cited_words": {"median": statistics.median(cited) if cited else 0, "max": max(cited, default=0)},
         "speed": timing(assistant, [q.q for q in questions[:40]]),
@@ -151,20 +130,18 @@ def main() -> None:
     for folder in options.sets:
         result = evaluate_set(folder, k=options.k, rebuild=options.rebuild)
         if options.json:
-            print(json.dumps(result))
+            print(json.dumps({**result, "project": result["project"].as_dict(),
+                              "baseline": result["baseline"].as_dict()}))
             continue
         print(f"\n== {result['set']} ==")
         for name in ("project", "baseline"):
-            s = result[name]
-            print(f"{name:9s} R@1 {s['r1']:.3f}  R@3 {s['r3']:.3f}  MRR {s['mrr']:.3f}  answerable refused "
-                  f"{s['answerable_refused']}/{s['answerable']}  unanswerable answered "
-                  f"{s['unanswerable_answered']}/{s['unanswerable']}")
+            print(f"{name:9s} {result[name].line()}")
         print(f"passages: {result['passages']}  cited words: {result['cited_words']}")
         print(f"speed: {result['speed']}")
         if options.misses:
-            for miss in result["project"]["misses"]:
-                print(f"- [{miss['rank']}] {'answered' if miss['answered'] else 'refused'} {miss['id']} "
-                      f"{miss['q']!r} top {miss['top']}")
+            for miss in result["project"].misses:
+                print(f"- [{miss.rank}] {'answered' if miss.answered else 'refused'} {miss.question.id} "
+                      f"{miss.question.q!r} top {miss.top}")
 
 
 if __name__ == "__main__":
